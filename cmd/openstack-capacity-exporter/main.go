@@ -1,0 +1,192 @@
+// Command openstack-capacity-exporter polls OpenStack Placement and Manila
+// in the background and serves what their schedulers see as Prometheus
+// metrics.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	promcollectors "github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+	sloggokit "github.com/tjhop/slog-gokit"
+
+	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector"
+	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector/openstack"
+)
+
+const exporterName = "openstack-capacity-exporter"
+
+// defaultListenAddress avoids openstack-exporter's 9180 and the ports of
+// the common exporters.
+const defaultListenAddress = ":9863"
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	app := kingpin.New(exporterName, "Prometheus exporter for OpenStack Placement resource providers and Manila storage pools.")
+	var (
+		metricsPath    = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+		webConfig      = kingpinflag.AddFlags(app, defaultListenAddress)
+		configFile     = app.Flag("config.file", "Configuration file (YAML): poll intervals, scopes and filter queries. Without it the defaults apply.").String()
+		configCheck    = app.Flag("config.check", "Validate --config.file and exit: 0 if valid, 1 if not.").Bool()
+		osCloud        = app.Flag("os-cloud", "Cloud entry of clouds.yaml to use; without it the OS_* environment variables are used.").Envar("OS_CLOUD").String()
+		requestTimeout = app.Flag("openstack.request-timeout", "Timeout of every single HTTP request to OpenStack, body included.").Default("30s").Duration()
+		logLevel       = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
+		logFormat      = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
+	)
+	enabled := map[string]*bool{}
+	for _, name := range collector.Names() {
+		def := "false"
+		if collector.EnabledByDefault(name) {
+			def = "true"
+		}
+		enabled[name] = app.Flag("collector."+name, fmt.Sprintf("Enable the %s collector (default: %s; --no-collector.%s disables it).", name, map[string]string{"true": "enabled", "false": "disabled"}[def], name)).Default(def).Bool()
+	}
+	app.Version(version.Print(exporterName))
+	app.HelpFlag.Short('h')
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	logger := newLogger(*logLevel, *logFormat)
+
+	cfg := collector.DefaultConfig()
+	if *configFile != "" {
+		loaded, err := collector.LoadConfig(*configFile)
+		if err != nil {
+			level.Error(logger).Log("msg", "invalid configuration file", "err", err)
+			return 1
+		}
+		cfg = loaded
+	}
+	if *configCheck {
+		level.Info(logger).Log("msg", "configuration file is valid", "file", *configFile)
+		return 0
+	}
+	level.Info(logger).Log("msg", "starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
+
+	var names []string
+	for _, name := range collector.Names() {
+		if *enabled[name] {
+			names = append(names, name)
+		}
+	}
+	cloud, err := openstack.LoadCloud(*osCloud)
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot read the cloud's credentials", "err", err)
+		return 1
+	}
+	apiMetrics := openstack.NewAPIMetrics()
+	session := openstack.NewSession(cloud, apiMetrics, *requestTimeout)
+	collectors, err := collector.New(names, collector.Deps{Logger: logger, Session: session})
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot create collectors", "err", err)
+		return 1
+	}
+
+	safeConfig := collector.NewSafeConfig(cfg)
+	poller := collector.NewPoller(logger, safeConfig, collectors)
+	reloader := newReloader(logger, *configFile, safeConfig, collectors, poller)
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(
+		versioncollector.NewCollector("openstack_capacity_exporter"),
+		promcollectors.NewProcessCollector(promcollectors.ProcessCollectorOpts{}),
+		promcollectors.NewGoCollector(),
+		poller,
+	)
+	reloader.mustRegister(registry)
+	if err := apiMetrics.Register(registry); err != nil {
+		panic(err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go poller.Run(ctx)
+	go reloader.watchSIGHUP(ctx)
+
+	mux := http.NewServeMux()
+	mux.Handle(*metricsPath, promhttp.HandlerFor(registry, promhttp.HandlerOpts{
+		ErrorLog:            promhttpLogger{logger},
+		ErrorHandling:       promhttp.ContinueOnError,
+		MaxRequestsInFlight: 8,
+	}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy.") })
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !poller.Ready() {
+			http.Error(w, "Not ready: the first poll of every collector has not finished yet.", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready.")
+	})
+	mux.HandleFunc("/-/reload", reloader.serveHTTP)
+	if *metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        exporterName,
+			Description: "Prometheus exporter for OpenStack Placement resource providers and Manila storage pools",
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: *metricsPath, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/-/ready", Text: "Readiness"},
+			},
+		})
+		if err != nil {
+			level.Error(logger).Log("msg", "cannot build the landing page", "err", err)
+			return 1
+		}
+		mux.Handle("/", landing)
+	}
+
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	slogger := slog.New(sloggokit.NewGoKitHandler(logger, nil))
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- web.ListenAndServe(server, webConfig, slogger) }()
+	select {
+	case err := <-serveErr:
+		level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
+		return 1
+	case <-ctx.Done():
+	}
+	level.Info(logger).Log("msg", "shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := server.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		level.Warn(logger).Log("msg", "HTTP server shutdown", "err", err)
+	}
+	return 0
+}
+
+func newLogger(lvl, format string) log.Logger {
+	var logger log.Logger
+	if format == "json" {
+		logger = log.NewJSONLogger(log.NewSyncWriter(os.Stderr))
+	} else {
+		logger = log.NewLogfmtLogger(log.NewSyncWriter(os.Stderr))
+	}
+	logger = level.NewFilter(logger, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
+	return log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
+}
+
+// promhttpLogger adapts go-kit/log to promhttp's error log.
+type promhttpLogger struct{ logger log.Logger }
+
+func (l promhttpLogger) Println(v ...any) { level.Error(l.logger).Log("msg", fmt.Sprint(v...)) }

@@ -1,0 +1,199 @@
+package collector
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the exporter's configuration file: one section per collector.
+// Every section may be left out; its defaults then apply.
+type Config struct {
+	Placement PlacementConfig `yaml:"placement"`
+}
+
+// DefaultConfig is the configuration used without --config.file.
+func DefaultConfig() *Config {
+	cfg, err := ParseConfig(nil)
+	if err != nil {
+		panic(err) // the defaults themselves are invalid: a programming error
+	}
+	return cfg
+}
+
+// LoadConfig reads and validates the configuration file at path.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig decodes strictly (unknown keys are errors) and validates.
+func ParseConfig(data []byte) (*Config, error) {
+	cfg := &Config{}
+	cfg.Placement.setDefaults()
+	if len(bytes.TrimSpace(data)) > 0 {
+		var root yaml.Node
+		if err := yaml.Unmarshal(data, &root); err != nil {
+			return nil, err
+		}
+		if len(root.Content) == 0 {
+			return cfg.validated()
+		}
+		if top := root.Content[0]; !(top.Kind == yaml.ScalarNode && top.Tag == "!!null") {
+			if err := decodeStrict(top, "", cfg); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return cfg.validated()
+}
+
+func (cfg *Config) validated() (*Config, error) {
+	if err := cfg.Placement.validate("placement"); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// decodeStrict decodes node into out (a pointer to a struct) and rejects
+// keys the struct does not have, naming the section path and the keys that
+// are allowed: a typo must never be silently ignored.
+func decodeStrict(node *yaml.Node, path string, out any) error {
+	if node.Kind != yaml.MappingNode {
+		return errorAt(path, "line %d: expected a mapping of keys to values", node.Line)
+	}
+	allowed := yamlKeys(reflect.TypeOf(out).Elem())
+	for i := 0; i < len(node.Content); i += 2 {
+		key := node.Content[i].Value
+		if !allowed[key] {
+			names := make([]string, 0, len(allowed))
+			for k := range allowed {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			return errorAt(path, "line %d: unknown key %q; allowed keys: %s", node.Content[i].Line, key, strings.Join(names, ", "))
+		}
+	}
+	if err := node.Decode(out); err != nil {
+		var typeErr *yaml.TypeError
+		if errors.As(err, &typeErr) {
+			return errorAt(path, "%s", strings.Join(typeErr.Errors, "; "))
+		}
+		var located *configError
+		if errors.As(err, &located) {
+			return err // a nested section already named its path
+		}
+		return errorAt(path, "%s", err)
+	}
+	return nil
+}
+
+// configError is an error that already names where in the file it is.
+type configError struct{ msg string }
+
+func (e *configError) Error() string { return e.msg }
+
+func errorAt(path string, format string, args ...any) error {
+	return &configError{orTop(path) + ": " + fmt.Sprintf(format, args...)}
+}
+
+func orTop(path string) string {
+	if path == "" {
+		return "config"
+	}
+	return path
+}
+
+// yamlKeys lists the yaml keys of a struct type, following ",inline".
+func yamlKeys(t reflect.Type) map[string]bool {
+	keys := map[string]bool{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		if strings.Contains(opts, "inline") {
+			for k := range yamlKeys(f.Type) {
+				keys[k] = true
+			}
+			continue
+		}
+		if name != "" && name != "-" {
+			keys[name] = true
+		}
+	}
+	return keys
+}
+
+// Duration is a time.Duration written as "30s", "5m" or "1h" in the file.
+type Duration time.Duration
+
+// UnmarshalYAML names the line and the expected form on a bad value.
+func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
+	parsed, err := time.ParseDuration(node.Value)
+	if err != nil || node.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: %q is not a duration (write e.g. 30s, 5m or 1h)", node.Line, node.Value)
+	}
+	*d = Duration(parsed)
+	return nil
+}
+
+// StringList accepts one string or a list of strings.
+type StringList []string
+
+// UnmarshalYAML accepts a scalar as a one-element list.
+func (l *StringList) UnmarshalYAML(node *yaml.Node) error {
+	switch node.Kind {
+	case yaml.ScalarNode:
+		*l = StringList{node.Value}
+		return nil
+	case yaml.SequenceNode:
+		out := make(StringList, 0, len(node.Content))
+		for _, item := range node.Content {
+			if item.Kind != yaml.ScalarNode {
+				return fmt.Errorf("line %d: expected a string", item.Line)
+			}
+			out = append(out, item.Value)
+		}
+		*l = out
+		return nil
+	}
+	return fmt.Errorf("line %d: expected a string or a list of strings", node.Line)
+}
+
+// SafeConfig holds the configuration in force and swaps it on reload.
+type SafeConfig struct {
+	mu  sync.RWMutex
+	cfg *Config
+}
+
+// NewSafeConfig starts with cfg in force.
+func NewSafeConfig(cfg *Config) *SafeConfig { return &SafeConfig{cfg: cfg} }
+
+// Get returns the configuration in force; callers must not modify it.
+func (s *SafeConfig) Get() *Config {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.cfg
+}
+
+// Set puts cfg in force.
+func (s *SafeConfig) Set(cfg *Config) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg = cfg
+}

@@ -1,0 +1,230 @@
+package openstack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	gcopenstack "github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
+)
+
+// Session is one authenticated connection to a cloud, shared by the
+// collectors. Authentication and catalog look-ups happen on first use and
+// are retried on the next use after a failure, so an exporter started while
+// Keystone is down recovers by itself.
+type Session struct {
+	cloud      *Cloud
+	httpClient http.Client
+
+	mu       sync.Mutex
+	provider *gophercloud.ProviderClient
+	clients  map[string]*gophercloud.ServiceClient
+}
+
+// NewSession prepares a session; it does no network I/O. requestTimeout
+// bounds every single HTTP request, including reading its body.
+func NewSession(cloud *Cloud, metrics *APIMetrics, requestTimeout time.Duration) *Session {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = cloud.TLS
+	// The collectors fetch sub-resources concurrently; keep those
+	// connections alive between polls instead of re-handshaking.
+	transport.MaxIdleConnsPerHost = 64
+	return &Session{
+		cloud: cloud,
+		httpClient: http.Client{
+			Transport: &instrumentedTransport{next: transport, metrics: metrics},
+			Timeout:   requestTimeout,
+		},
+		clients: map[string]*gophercloud.ServiceClient{},
+	}
+}
+
+// ServiceClient returns the client for the first of serviceTypes the cloud
+// offers: from its endpoint override, else from the Keystone catalog.
+// serviceTypes are written as in the catalog ("shared-file-system").
+func (s *Session) ServiceClient(ctx context.Context, serviceTypes ...string) (*gophercloud.ServiceClient, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := strings.Join(serviceTypes, ",")
+	if sc, ok := s.clients[key]; ok {
+		return sc, nil
+	}
+	provider, err := s.providerLocked(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, serviceType := range serviceTypes {
+		if override, ok := s.cloud.EndpointOverrides[strings.ReplaceAll(serviceType, "-", "_")]; ok {
+			sc := &gophercloud.ServiceClient{ProviderClient: provider, Endpoint: gophercloud.NormalizeURL(override), Type: serviceType}
+			s.clients[key] = sc
+			return sc, nil
+		}
+	}
+	if s.cloud.Keystoneless() {
+		return nil, fmt.Errorf("auth_type %s and no endpoint override for %s: add %s_endpoint_override to the cloud in clouds.yaml",
+			s.cloud.AuthType, strings.Join(serviceTypes, " or "), strings.ReplaceAll(serviceTypes[0], "-", "_"))
+	}
+	var lastErr error
+	for _, serviceType := range serviceTypes {
+		eo := s.cloud.Endpoint
+		eo.Type = serviceType
+		url, err := provider.EndpointLocator(eo)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		sc := &gophercloud.ServiceClient{ProviderClient: provider, Endpoint: gophercloud.NormalizeURL(url), Type: serviceType}
+		s.clients[key] = sc
+		return sc, nil
+	}
+	return nil, fmt.Errorf("no %s endpoint in the catalog: %w", strings.Join(serviceTypes, " or "), lastErr)
+}
+
+func (s *Session) providerLocked(ctx context.Context) (*gophercloud.ProviderClient, error) {
+	if s.provider != nil {
+		return s.provider, nil
+	}
+	if s.cloud.Keystoneless() {
+		provider := &gophercloud.ProviderClient{HTTPClient: s.httpClient}
+		provider.UseTokenLock()
+		if s.cloud.StaticToken != "" {
+			provider.SetToken(s.cloud.StaticToken)
+		}
+		s.provider = provider
+		return provider, nil
+	}
+	provider, err := gcopenstack.NewClient(s.cloud.Keystone.IdentityEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("auth_url: %w", err)
+	}
+	provider.HTTPClient = s.httpClient
+	if err := gcopenstack.Authenticate(ctx, provider, s.cloud.Keystone); err != nil {
+		return nil, fmt.Errorf("keystone authentication failed: %s", Describe(err))
+	}
+	s.provider = provider
+	return provider, nil
+}
+
+// ProjectID is the project the session's token is scoped to: from Keystone's
+// token, or for admin_token the part after ':' of a noauth "user:project"
+// token. It is "" when unknown.
+func (s *Session) ProjectID() string {
+	if s.cloud.Keystoneless() {
+		_, project, _ := strings.Cut(s.cloud.StaticToken, ":")
+		return project
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.provider == nil {
+		return ""
+	}
+	if result, ok := s.provider.GetAuthResult().(tokens.CreateResult); ok {
+		if project, err := result.ExtractProject(); err == nil && project != nil {
+			return project.ID
+		}
+	}
+	return s.cloud.Keystone.TenantID
+}
+
+// Operation names one kind of API call for the request metrics.
+type Operation struct{ Service, Name string }
+
+// Get performs a GET on url with extra headers and decodes the JSON body
+// into out. okCodes defaults to 200.
+func Get(ctx context.Context, sc *gophercloud.ServiceClient, op Operation, url string, headers map[string]string, out any, okCodes ...int) error {
+	if len(okCodes) == 0 {
+		okCodes = []int{http.StatusOK}
+	}
+	_, err := sc.Get(WithOperation(ctx, op.Service, op.Name), url, out, &gophercloud.RequestOpts{
+		MoreHeaders: headers,
+		OkCodes:     okCodes,
+	})
+	return err
+}
+
+// StatusCode returns the HTTP status of a failed request, or 0 when no
+// response arrived.
+func StatusCode(err error) int {
+	var unexpected gophercloud.ErrUnexpectedResponseCode
+	if errors.As(err, &unexpected) {
+		return unexpected.Actual
+	}
+	return 0
+}
+
+// Describe turns a request error into one line an operator can act on: the
+// status and the server's own message from any of the error body shapes
+// Placement, Manila and Keystone use. It never includes request headers, so
+// no token can leak into a log line.
+func Describe(err error) string {
+	var unexpected gophercloud.ErrUnexpectedResponseCode
+	if !errors.As(err, &unexpected) {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return "timed out: " + err.Error()
+		}
+		return err.Error()
+	}
+	message := serverMessage(unexpected.Body)
+	if message == "" {
+		message = strings.TrimSpace(string(unexpected.Body))
+		if len(message) > 300 {
+			message = message[:300] + "…"
+		}
+	}
+	return fmt.Sprintf("%s %s: HTTP %d: %s", unexpected.Method, unexpected.URL, unexpected.Actual, message)
+}
+
+func serverMessage(body []byte) string {
+	// Placement: {"errors": [{"detail": ...}]}
+	var placement struct {
+		Errors []struct {
+			Detail string `json:"detail"`
+			Title  string `json:"title"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal(body, &placement) == nil && len(placement.Errors) > 0 {
+		var parts []string
+		for _, e := range placement.Errors {
+			parts = append(parts, cleanDetail(firstNonEmpty(e.Detail, e.Title)))
+		}
+		return strings.Join(parts, "; ")
+	}
+	// Keystone and the 401 of Placement: {"message": ...}; Manila and Nova
+	// style: {"badRequest": {"message": ...}}.
+	var generic map[string]json.RawMessage
+	if json.Unmarshal(body, &generic) != nil {
+		return ""
+	}
+	if raw, ok := generic["message"]; ok {
+		var m string
+		if json.Unmarshal(raw, &m) == nil {
+			return cleanDetail(m)
+		}
+	}
+	for _, raw := range generic {
+		var inner struct {
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(raw, &inner) == nil && inner.Message != "" {
+			return cleanDetail(inner.Message)
+		}
+	}
+	return ""
+}
+
+// cleanDetail drops the webob boilerplate Placement puts before the reason
+// ("The server could not comply with the request since...\n\n").
+func cleanDetail(s string) string {
+	if _, reason, ok := strings.Cut(s, "\n\n"); ok {
+		s = reason
+	}
+	s = strings.ReplaceAll(s, "<br />", " ")
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,527 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector/openstack"
+)
+
+func init() {
+	registerCollector("placement", true, newPlacementCollector, func(c *Config) Schedule {
+		return Schedule{Interval: time.Duration(c.Placement.Interval), Timeout: time.Duration(c.Placement.Timeout)}
+	})
+}
+
+// Microversions the Placement collector understands, and the ones that
+// unlock features of the sub-resources it reads.
+var (
+	placementOldest     = openstack.MustMicroversion("1.0")
+	placementNewest     = openstack.MustMicroversion("1.39")
+	placementTreeFields = openstack.MustMicroversion("1.14")
+	placementAggregates = openstack.MustMicroversion("1.1")
+	placementTraits     = openstack.MustMicroversion("1.6")
+)
+
+var (
+	placementUpDesc = prometheus.NewDesc("openstack_placement_up",
+		"1 if the last poll of the Placement resource provider list succeeded, 0 if not.", nil, nil)
+	placementVersionDesc = prometheus.NewDesc("openstack_placement_api_version_info",
+		"Microversion range the Placement API offers, and the microversion the exporter uses.", []string{"min_version", "max_version", "version"}, nil)
+	placementProvidersDesc = prometheus.NewDesc("openstack_placement_resource_providers",
+		"Resource providers listed by Placement (within the configured scope).", nil, nil)
+	providerInfoDesc = prometheus.NewDesc("openstack_placement_resource_provider_info",
+		"A resource provider and its place in its provider tree (parent empty for a root; both empty below microversion 1.14).",
+		[]string{"uuid", "name", "parent_provider_uuid", "root_provider_uuid"}, nil)
+	providerGenerationDesc = prometheus.NewDesc("openstack_placement_resource_provider_generation",
+		"Generation of the resource provider: Placement increments it on every inventory, trait, allocation and (>= 1.19) aggregate change.",
+		[]string{"uuid", "name"}, nil)
+	providerDepthDesc = prometheus.NewDesc("openstack_placement_resource_provider_tree_depth",
+		"Depth of the provider in its tree: 0 for a root, 1 for its children, and so on.", []string{"uuid", "name"}, nil)
+	providerTreesDesc = prometheus.NewDesc("openstack_placement_resource_provider_trees",
+		"Provider trees (distinct root providers) among the listed providers.", nil, nil)
+	providerTreeSizeDesc = prometheus.NewDesc("openstack_placement_resource_provider_tree_size",
+		"Listed providers in the tree of this root provider, the root included.", []string{"root_provider_uuid", "root_provider_name"}, nil)
+	providerAggregateDesc = prometheus.NewDesc("openstack_placement_resource_provider_aggregate_info",
+		"The provider is a member of the aggregate.", []string{"uuid", "name", "aggregate_uuid"}, nil)
+	aggregateProvidersDesc = prometheus.NewDesc("openstack_placement_aggregate_resource_providers",
+		"Listed providers that are members of the aggregate.", []string{"aggregate_uuid"}, nil)
+	providerTraitDesc = prometheus.NewDesc("openstack_placement_resource_provider_trait_info",
+		"The provider has the trait (only traits matching placement.traits_include are exported).", []string{"uuid", "name", "trait"}, nil)
+	inventoryLabels    = []string{"uuid", "name", "resource_class"}
+	inventoryTotalDesc = prometheus.NewDesc("openstack_placement_resource_provider_inventory_total",
+		"Total amount of the resource class in the provider's inventory.", inventoryLabels, nil)
+	inventoryReservedDesc = prometheus.NewDesc("openstack_placement_resource_provider_inventory_reserved",
+		"Amount of the resource class reserved for the host and never allocated.", inventoryLabels, nil)
+	inventoryRatioDesc = prometheus.NewDesc("openstack_placement_resource_provider_inventory_allocation_ratio",
+		"Overcommit ratio applied to (total - reserved).", inventoryLabels, nil)
+	inventoryMinUnitDesc = prometheus.NewDesc("openstack_placement_resource_provider_inventory_min_unit",
+		"Smallest amount a single allocation may take.", inventoryLabels, nil)
+	inventoryMaxUnitDesc = prometheus.NewDesc("openstack_placement_resource_provider_inventory_max_unit",
+		"Largest amount a single allocation may take.", inventoryLabels, nil)
+	inventoryStepSizeDesc = prometheus.NewDesc("openstack_placement_resource_provider_inventory_step_size",
+		"Allocations must be a multiple of this amount.", inventoryLabels, nil)
+	providerCapacityDesc = prometheus.NewDesc("openstack_placement_resource_provider_capacity",
+		"Schedulable capacity of the resource class: (total - reserved) * allocation_ratio.", inventoryLabels, nil)
+	providerUsageDesc = prometheus.NewDesc("openstack_placement_resource_provider_usage",
+		"Amount of the resource class allocated to consumers.", inventoryLabels, nil)
+	queryProvidersDesc = prometheus.NewDesc("openstack_placement_query_resource_providers",
+		"Providers the configured query matched in its last successful run.", []string{"query"}, nil)
+	querySuccessDesc = prometheus.NewDesc("openstack_placement_query_success",
+		"1 if the configured query's last run succeeded, 0 if Placement rejected it, it failed, or the server cannot run it.", []string{"query"}, nil)
+	queryMemberDesc = prometheus.NewDesc("openstack_placement_query_resource_provider_info",
+		"The provider matched the configured query (queries with export_members only).", []string{"query", "uuid", "name"}, nil)
+)
+
+// placementCollector lists resource providers each poll and keeps their
+// sub-resources cached, re-fetching one only when it can have changed.
+type placementCollector struct {
+	logger  log.Logger
+	session *openstack.Session
+	now     func() time.Time
+
+	mu        sync.Mutex // guards server, which reloads read concurrently
+	server    *openstack.VersionRange
+	version   openstack.Microversion
+	warnedOld bool
+	cache     map[string]*providerCache
+}
+
+func newPlacementCollector(deps Deps) (Collector, error) {
+	return &placementCollector{
+		logger:  deps.Logger,
+		session: deps.Session,
+		now:     time.Now,
+		cache:   map[string]*providerCache{},
+	}, nil
+}
+
+// resourceProvider is one entry of GET /resource_providers.
+type resourceProvider struct {
+	UUID       string  `json:"uuid"`
+	Name       string  `json:"name"`
+	Generation int64   `json:"generation"`
+	Parent     *string `json:"parent_provider_uuid"`
+	Root       *string `json:"root_provider_uuid"`
+}
+
+type inventory struct {
+	Total           float64 `json:"total"`
+	Reserved        float64 `json:"reserved"`
+	MinUnit         float64 `json:"min_unit"`
+	MaxUnit         float64 `json:"max_unit"`
+	StepSize        float64 `json:"step_size"`
+	AllocationRatio float64 `json:"allocation_ratio"` // float64: gophercloud's float32 turns 1.1 into 1.100000023841858
+}
+
+// cached is one sub-resource of one provider and what it was fetched at.
+type cached[T any] struct {
+	value      T
+	generation int64
+	fetched    time.Time
+	valid      bool // false until fetched, and after a failed re-fetch
+}
+
+// stale reports whether the cached value can differ from the server's. A
+// generation change always means it can; maxAge > 0 also bounds the age for
+// sub-resources that can change without one, so that it never exceeds
+// maxAge by the next poll (interval away). maxAge < 0 disables that bound.
+func (c *cached[T]) stale(generation int64, now time.Time, maxAge, interval time.Duration) bool {
+	if !c.valid || c.generation != generation {
+		return true
+	}
+	return maxAge >= 0 && now.Add(interval).Sub(c.fetched) > maxAge
+}
+
+type providerCache struct {
+	inventories cached[map[string]inventory]
+	usages      cached[map[string]float64]
+	traits      cached[[]string]
+	aggregates  cached[[]string]
+}
+
+type queryResult struct {
+	ok      bool
+	members []resourceProvider
+}
+
+func placementOp(name string) openstack.Operation {
+	return openstack.Operation{Service: "placement", Name: name}
+}
+
+// discover reads the server's microversion range from the endpoint root.
+func (c *placementCollector) discover(ctx context.Context, sc *gophercloud.ServiceClient) error {
+	var root struct {
+		Versions []struct {
+			ID  string `json:"id"`
+			Min string `json:"min_version"`
+			Max string `json:"max_version"`
+		} `json:"versions"`
+	}
+	if err := openstack.Get(ctx, sc, placementOp("discover_version"), sc.Endpoint, nil, &root); err != nil {
+		return fmt.Errorf("discovering the Placement microversion: %s", openstack.Describe(err))
+	}
+	if len(root.Versions) == 0 {
+		return errors.New("discovering the Placement microversion: the endpoint root lists no versions; is placement_endpoint_override the Placement root URL?")
+	}
+	v := root.Versions[0]
+	min, err1 := openstack.ParseMicroversion(v.Min)
+	max, err2 := openstack.ParseMicroversion(v.Max)
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("discovering the Placement microversion: the endpoint root gives min_version %q, max_version %q", v.Min, v.Max)
+	}
+	r := openstack.VersionRange{Min: min, Max: max}
+	chosen, err := r.Negotiate(placementOldest, placementNewest)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.server, c.version = &r, chosen
+	c.mu.Unlock()
+	level.Info(c.logger).Log("msg", "Placement microversions discovered", "min", min, "max", max, "using", chosen)
+	if chosen.Less(placementTreeFields) && !c.warnedOld {
+		c.warnedOld = true
+		level.Warn(c.logger).Log("msg", "Placement is older than microversion 1.14: providers carry no parent or root, so no tree metrics are exported", "max", max)
+	}
+	return nil
+}
+
+// CheckConfig validates the queries against the server's microversion range
+// once it is known; a reload that fails this is rejected.
+func (c *placementCollector) CheckConfig(cfg *Config) error {
+	c.mu.Lock()
+	server := c.server
+	c.mu.Unlock()
+	if server == nil {
+		return nil
+	}
+	return cfg.Placement.CheckServer(minVersion(server.Max, placementNewest))
+}
+
+func minVersion(a, b openstack.Microversion) openstack.Microversion {
+	if a.Less(b) {
+		return a
+	}
+	return b
+}
+
+func (c *placementCollector) headers() map[string]string {
+	return map[string]string{"OpenStack-API-Version": "placement " + c.version.String()}
+}
+
+func (c *placementCollector) listProviders(ctx context.Context, sc *gophercloud.ServiceClient, filter *PlacementFilter, operation string) ([]resourceProvider, error) {
+	url := sc.ServiceURL("resource_providers")
+	if filter != nil {
+		if q := filter.values().Encode(); q != "" {
+			url += "?" + q
+		}
+	}
+	var body struct {
+		Providers *[]resourceProvider `json:"resource_providers"`
+	}
+	if err := openstack.Get(ctx, sc, placementOp(operation), url, c.headers(), &body); err != nil {
+		return nil, err
+	}
+	if body.Providers == nil {
+		return nil, errors.New("GET /resource_providers: the response has no resource_providers list")
+	}
+	return *body.Providers, nil
+}
+
+// Update polls Placement once.
+func (c *placementCollector) Update(ctx context.Context, cfg *Config, ch chan<- prometheus.Metric) error {
+	pcfg := &cfg.Placement
+	sc, err := c.session.ServiceClient(ctx, "placement")
+	if err == nil && c.server == nil {
+		err = c.discover(ctx, sc)
+	}
+	if err == nil && pcfg.Scope != nil {
+		err = pcfg.Scope.checkServer("placement.scope", c.version)
+	}
+	var providers []resourceProvider
+	if err == nil {
+		providers, err = c.listProviders(ctx, sc, pcfg.Scope, "list_resource_providers")
+		if err != nil {
+			if openstack.StatusCode(err) != http.StatusBadRequest {
+				// Discover again next time: the server may have been
+				// replaced, perhaps by an older one.
+				c.mu.Lock()
+				c.server = nil
+				c.mu.Unlock()
+			}
+			err = fmt.Errorf("listing resource providers: %s", openstack.Describe(err))
+		}
+	}
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(placementUpDesc, prometheus.GaugeValue, 0)
+		return err
+	}
+	ch <- prometheus.MustNewConstMetric(placementUpDesc, prometheus.GaugeValue, 1)
+	ch <- prometheus.MustNewConstMetric(placementVersionDesc, prometheus.GaugeValue, 1,
+		c.server.Min.String(), c.server.Max.String(), c.version.String())
+
+	queries, fetchErr := c.refresh(ctx, sc, pcfg, providers)
+	c.emitProviders(pcfg, providers, ch)
+	emitQueries(pcfg, queries, ch)
+	return fetchErr
+}
+
+// refresh re-fetches the stale sub-resources and runs the queries, with at
+// most pcfg.Concurrency requests in flight.
+func (c *placementCollector) refresh(ctx context.Context, sc *gophercloud.ServiceClient, pcfg *PlacementConfig, providers []resourceProvider) ([]queryResult, error) {
+	now := c.now()
+	interval := time.Duration(pcfg.Interval)
+	usagesMaxAge := time.Duration(pcfg.UsagesMaxAge)
+	aggregatesMaxAge := time.Duration(pcfg.AggregatesMaxAge)
+	if pcfg.TrustAggregateGeneration {
+		aggregatesMaxAge = -1
+	}
+
+	listed := make(map[string]bool, len(providers))
+	var jobs []func(context.Context) error
+	for _, p := range providers {
+		listed[p.UUID] = true
+		entry := c.cache[p.UUID]
+		if entry == nil {
+			entry = &providerCache{}
+			c.cache[p.UUID] = entry
+		}
+		base := sc.ServiceURL("resource_providers", p.UUID)
+		gen := p.Generation
+		if pcfg.Metrics.Inventory && entry.inventories.stale(gen, now, -1, interval) {
+			jobs = append(jobs, fetchJob(c, sc, base+"/inventories", "get_inventories", gen, now, &entry.inventories,
+				func(b *subresourceBody) (map[string]inventory, bool) { return b.Inventories, b.Inventories != nil }))
+		}
+		if pcfg.Metrics.Usage && entry.usages.stale(gen, now, usagesMaxAge, interval) {
+			jobs = append(jobs, fetchJob(c, sc, base+"/usages", "get_usages", gen, now, &entry.usages,
+				func(b *subresourceBody) (map[string]float64, bool) { return b.Usages, b.Usages != nil }))
+		}
+		if pcfg.Metrics.Traits && !c.version.Less(placementTraits) && entry.traits.stale(gen, now, -1, interval) {
+			jobs = append(jobs, fetchJob(c, sc, base+"/traits", "get_traits", gen, now, &entry.traits,
+				func(b *subresourceBody) ([]string, bool) { return b.Traits, b.Traits != nil }))
+		}
+		if pcfg.Metrics.Aggregates && !c.version.Less(placementAggregates) && entry.aggregates.stale(gen, now, aggregatesMaxAge, interval) {
+			jobs = append(jobs, fetchJob(c, sc, base+"/aggregates", "get_aggregates", gen, now, &entry.aggregates,
+				func(b *subresourceBody) ([]string, bool) { return b.Aggregates, b.Aggregates != nil }))
+		}
+	}
+	for uuid := range c.cache {
+		if !listed[uuid] {
+			delete(c.cache, uuid) // gone from Placement, gone from /metrics
+		}
+	}
+
+	results := make([]queryResult, len(pcfg.Queries))
+	for i, q := range pcfg.Queries {
+		jobs = append(jobs, func(ctx context.Context) error {
+			results[i] = c.runQuery(ctx, sc, q)
+			return nil
+		})
+	}
+
+	var failed atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	sem := make(chan struct{}, pcfg.Concurrency)
+	var wg sync.WaitGroup
+	for _, job := range jobs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := job(ctx); err != nil {
+				failed.Add(1)
+				errOnce.Do(func() { firstErr = err })
+			}
+		}()
+	}
+	wg.Wait()
+
+	if n := failed.Load(); n > 0 {
+		return results, fmt.Errorf("%d of %d sub-resource requests failed (their last known values are kept and retried next poll); first: %w", n, len(jobs)-len(pcfg.Queries), firstErr)
+	}
+	return results, nil
+}
+
+// subresourceBody decodes any of the four sub-resource responses.
+type subresourceBody struct {
+	Generation  *int64               `json:"resource_provider_generation"`
+	Inventories map[string]inventory `json:"inventories"`
+	Usages      map[string]float64   `json:"usages"`
+	Traits      []string             `json:"traits"`
+	Aggregates  []string             `json:"aggregates"`
+}
+
+// fetchJob returns a job that fetches one sub-resource into target. A
+// provider deleted since the list (404) simply keeps nothing.
+func fetchJob[T any](c *placementCollector, sc *gophercloud.ServiceClient, url, operation string, listedGen int64, now time.Time,
+	target *cached[T], pick func(*subresourceBody) (T, bool)) func(context.Context) error {
+	return func(ctx context.Context) error {
+		var body subresourceBody
+		err := openstack.Get(ctx, sc, placementOp(operation), url, c.headers(), &body)
+		if openstack.StatusCode(err) == http.StatusNotFound {
+			target.valid = false
+			return nil
+		}
+		if err != nil {
+			target.valid = false
+			return errors.New(openstack.Describe(err))
+		}
+		value, ok := pick(&body)
+		if !ok {
+			target.valid = false
+			return fmt.Errorf("GET %s: unexpected response body", url)
+		}
+		// Key the cache on the generation the data belongs to: if the
+		// provider changed between the list and this request, the next
+		// list shows the newer generation and nothing is fetched twice.
+		gen := listedGen
+		if body.Generation != nil {
+			gen = *body.Generation
+		}
+		*target = cached[T]{value: value, generation: gen, fetched: now, valid: true}
+		return nil
+	}
+}
+
+func (c *placementCollector) runQuery(ctx context.Context, sc *gophercloud.ServiceClient, q PlacementQuery) queryResult {
+	if err := q.checkServer("placement.queries."+q.Name, minVersion(c.server.Max, placementNewest)); err != nil {
+		level.Error(c.logger).Log("msg", "query not sent: the server cannot run it", "query", q.Name, "err", err)
+		return queryResult{}
+	}
+	members, err := c.listProviders(ctx, sc, &q.Filter, "query_resource_providers")
+	if err != nil {
+		level.Error(c.logger).Log("msg", "query failed", "query", q.Name, "filter", q.Filter.String(), "err", openstack.Describe(err))
+		return queryResult{}
+	}
+	return queryResult{ok: true, members: members}
+}
+
+func (c *placementCollector) emitProviders(pcfg *PlacementConfig, providers []resourceProvider, ch chan<- prometheus.Metric) {
+	gauge := func(desc *prometheus.Desc, value float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, value, labels...)
+	}
+	gauge(placementProvidersDesc, float64(len(providers)))
+
+	hasTree := !c.version.Less(placementTreeFields)
+	byUUID := make(map[string]*resourceProvider, len(providers))
+	for i := range providers {
+		byUUID[providers[i].UUID] = &providers[i]
+	}
+	treeSize := map[string]int{}
+	aggregateMembers := map[string]int{}
+	for i := range providers {
+		p := &providers[i]
+		parent, root := deref(p.Parent), deref(p.Root)
+		if pcfg.Metrics.ProviderInfo {
+			gauge(providerInfoDesc, 1, p.UUID, p.Name, parent, root)
+		}
+		if pcfg.Metrics.Generation {
+			gauge(providerGenerationDesc, float64(p.Generation), p.UUID, p.Name)
+		}
+		if hasTree && root != "" {
+			treeSize[root]++
+			if depth, ok := treeDepth(p, byUUID); ok && pcfg.Metrics.Tree {
+				gauge(providerDepthDesc, float64(depth), p.UUID, p.Name)
+			}
+		}
+		entry := c.cache[p.UUID]
+		if entry == nil {
+			continue
+		}
+		if pcfg.Metrics.Aggregates && entry.aggregates.valid {
+			for _, agg := range entry.aggregates.value {
+				aggregateMembers[agg]++
+				gauge(providerAggregateDesc, 1, p.UUID, p.Name, agg)
+			}
+		}
+		if pcfg.Metrics.Traits && entry.traits.valid {
+			for _, trait := range entry.traits.value {
+				if pcfg.TraitsInclude.MatchString(trait) {
+					gauge(providerTraitDesc, 1, p.UUID, p.Name, trait)
+				}
+			}
+		}
+		if pcfg.Metrics.Inventory && entry.inventories.valid {
+			for class, inv := range entry.inventories.value {
+				gauge(inventoryTotalDesc, inv.Total, p.UUID, p.Name, class)
+				gauge(inventoryReservedDesc, inv.Reserved, p.UUID, p.Name, class)
+				gauge(inventoryRatioDesc, inv.AllocationRatio, p.UUID, p.Name, class)
+				gauge(inventoryMinUnitDesc, inv.MinUnit, p.UUID, p.Name, class)
+				gauge(inventoryMaxUnitDesc, inv.MaxUnit, p.UUID, p.Name, class)
+				gauge(inventoryStepSizeDesc, inv.StepSize, p.UUID, p.Name, class)
+				gauge(providerCapacityDesc, (inv.Total-inv.Reserved)*inv.AllocationRatio, p.UUID, p.Name, class)
+			}
+		}
+		if pcfg.Metrics.Usage && entry.usages.valid {
+			for class, used := range entry.usages.value {
+				gauge(providerUsageDesc, used, p.UUID, p.Name, class)
+			}
+		}
+	}
+	if hasTree && pcfg.Metrics.Tree {
+		gauge(providerTreesDesc, float64(len(treeSize)))
+		for root, size := range treeSize {
+			rootName := ""
+			if r := byUUID[root]; r != nil {
+				rootName = r.Name
+			}
+			gauge(providerTreeSizeDesc, float64(size), root, rootName)
+		}
+	}
+	if pcfg.Metrics.Aggregates {
+		for agg, n := range aggregateMembers {
+			gauge(aggregateProvidersDesc, float64(n), agg)
+		}
+	}
+}
+
+// treeDepth follows parents within the listed providers. It fails when an
+// ancestor is outside the scope, rather than guessing.
+func treeDepth(p *resourceProvider, byUUID map[string]*resourceProvider) (int, bool) {
+	depth := 0
+	for cur := p; cur.Parent != nil && *cur.Parent != ""; depth++ {
+		next := byUUID[*cur.Parent]
+		if next == nil || depth > len(byUUID) {
+			return 0, false
+		}
+		cur = next
+	}
+	return depth, true
+}
+
+func emitQueries(pcfg *PlacementConfig, results []queryResult, ch chan<- prometheus.Metric) {
+	for i, q := range pcfg.Queries {
+		r := results[i]
+		ch <- prometheus.MustNewConstMetric(querySuccessDesc, prometheus.GaugeValue, boolToFloat(r.ok), q.Name)
+		if !r.ok {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(queryProvidersDesc, prometheus.GaugeValue, float64(len(r.members)), q.Name)
+		if q.ExportMembers {
+			members := append([]resourceProvider(nil), r.members...)
+			sort.Slice(members, func(i, j int) bool { return members[i].UUID < members[j].UUID })
+			for _, m := range members {
+				ch <- prometheus.MustNewConstMetric(queryMemberDesc, prometheus.GaugeValue, 1, q.Name, m.UUID, m.Name)
+			}
+		}
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
