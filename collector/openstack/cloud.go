@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/gophercloud/gophercloud/v2"
-	gcopenstack "github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
 	"go.yaml.in/yaml/v3"
 )
@@ -221,32 +220,55 @@ func (c *Cloud) requireOverrides() error {
 	return nil
 }
 
+// envAuthKeys maps OS_* variables to clouds.yaml auth keys, as openrc
+// files and openstackclient use them.
+var envAuthKeys = map[string]string{
+	"OS_AUTH_URL": "auth_url", "OS_USERNAME": "username", "OS_USER_ID": "user_id", "OS_PASSWORD": "password",
+	"OS_PROJECT_NAME": "project_name", "OS_PROJECT_ID": "project_id", "OS_TENANT_NAME": "project_name", "OS_TENANT_ID": "project_id",
+	"OS_USER_DOMAIN_NAME": "user_domain_name", "OS_USER_DOMAIN_ID": "user_domain_id",
+	"OS_PROJECT_DOMAIN_NAME": "project_domain_name", "OS_PROJECT_DOMAIN_ID": "project_domain_id",
+	"OS_DOMAIN_NAME": "domain_name", "OS_DOMAIN_ID": "domain_id", "OS_SYSTEM_SCOPE": "system_scope",
+	"OS_APPLICATION_CREDENTIAL_ID": "application_credential_id", "OS_APPLICATION_CREDENTIAL_NAME": "application_credential_name",
+	"OS_APPLICATION_CREDENTIAL_SECRET": "application_credential_secret", "OS_TOKEN": "token",
+}
+
+// cloudFromEnv builds a clouds.yaml entry from the OS_* variables and reads
+// it like any other, so both sources behave the same.
 func cloudFromEnv() (*Cloud, error) {
-	if os.Getenv("OS_AUTH_URL") == "" {
+	auth := map[string]any{}
+	for env, key := range envAuthKeys {
+		if v := os.Getenv(env); v != "" {
+			auth[key] = v
+		}
+	}
+	entry := map[string]any{"auth": auth}
+	for env, key := range map[string]string{
+		"OS_AUTH_TYPE": "auth_type", "OS_REGION_NAME": "region_name", "OS_INTERFACE": "interface",
+		"OS_CACERT": "cacert", "OS_CERT": "cert", "OS_KEY": "key",
+		"OS_PLACEMENT_ENDPOINT_OVERRIDE": "placement_endpoint_override",
+		"OS_SHARED_FILE_SYSTEM_ENDPOINT_OVERRIDE": "shared_file_system_endpoint_override",
+	} {
+		if v := os.Getenv(env); v != "" {
+			entry[key] = v
+		}
+	}
+	if v := strings.ToLower(os.Getenv("OS_INSECURE")); v == "true" || v == "1" || v == "yes" {
+		entry["insecure"] = true
+	}
+	authType, _ := entry["auth_type"].(string)
+	if auth["auth_url"] == nil && authType != AuthTypeAdminToken && authType != AuthTypeNone {
 		return nil, errors.New("no cloud selected: give --os-cloud (or OS_CLOUD) naming a clouds.yaml entry, or set the OS_AUTH_URL family of variables")
 	}
-	authOptions, err := gcopenstack.AuthOptionsFromEnv()
+	cloudsYAML, err := yaml.Marshal(map[string]any{"clouds": map[string]any{"envvars": entry}})
+	if err != nil {
+		return nil, err
+	}
+	cloud, err := cloudFromEntry("envvars", entry, cloudsYAML, nil)
 	if err != nil {
 		return nil, fmt.Errorf("OS_* environment: %w", err)
 	}
-	if token := os.Getenv("OS_TOKEN"); token != "" && authOptions.Password == "" && authOptions.ApplicationCredentialSecret == "" {
-		authOptions.TokenID = token
-	}
-	authOptions.AllowReauth = true
-	insecure := strings.EqualFold(os.Getenv("OS_INSECURE"), "true") || os.Getenv("OS_INSECURE") == "1"
-	tlsCfg, err := tlsConfig(os.Getenv("OS_CACERT"), os.Getenv("OS_CERT"), os.Getenv("OS_KEY"), insecure)
-	if err != nil {
-		return nil, fmt.Errorf("OS_* environment: %w", err)
-	}
-	return &Cloud{
-		Keystone: authOptions,
-		Endpoint: gophercloud.EndpointOpts{
-			Region:       os.Getenv("OS_REGION_NAME"),
-			Availability: availability(os.Getenv("OS_INTERFACE")),
-		},
-		EndpointOverrides: map[string]string{},
-		TLS:               tlsCfg,
-	}, nil
+	cloud.Name = ""
+	return cloud, nil
 }
 
 func tlsConfig(caCert, cert, key string, insecure bool) (*tls.Config, error) {

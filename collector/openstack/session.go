@@ -75,6 +75,9 @@ func (s *Session) ServiceClient(ctx context.Context, serviceTypes ...string) (*g
 	for _, serviceType := range serviceTypes {
 		eo := s.cloud.Endpoint
 		eo.Type = serviceType
+		if eo.Availability == "" {
+			eo.Availability = gophercloud.AvailabilityPublic
+		}
 		url, err := provider.EndpointLocator(eo)
 		if err != nil {
 			lastErr = err
@@ -222,8 +225,12 @@ func serverMessage(body []byte) string {
 // cleanDetail drops the webob boilerplate Placement puts before the reason
 // ("The server could not comply with the request since...\n\n").
 func cleanDetail(s string) string {
-	if _, reason, ok := strings.Cut(s, "\n\n"); ok {
-		s = reason
+	if before, reason, ok := strings.Cut(s, "\n\n"); ok {
+		if strings.TrimSpace(reason) != "" {
+			s = reason
+		} else {
+			s = before
+		}
 	}
 	s = strings.ReplaceAll(s, "<br />", " ")
 	return strings.Join(strings.Fields(s), " ")
