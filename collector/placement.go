@@ -130,7 +130,8 @@ type cached[T any] struct {
 	value      T
 	generation int64
 	fetched    time.Time
-	valid      bool // false until fetched, and after a failed re-fetch
+	valid      bool // value holds data
+	failed     bool // the last re-fetch failed: value is the last known one
 }
 
 // stale reports whether the cached value can differ from the server's. A
@@ -138,7 +139,7 @@ type cached[T any] struct {
 // sub-resources that can change without one, so that it never exceeds
 // maxAge by the next poll (interval away). maxAge < 0 disables that bound.
 func (c *cached[T]) stale(generation int64, now time.Time, maxAge, interval time.Duration) bool {
-	if !c.valid || c.generation != generation {
+	if !c.valid || c.failed || c.generation != generation {
 		return true
 	}
 	return maxAge >= 0 && now.Add(interval).Sub(c.fetched) > maxAge
@@ -371,16 +372,16 @@ func fetchJob[T any](c *placementCollector, sc *gophercloud.ServiceClient, url, 
 		var body subresourceBody
 		err := openstack.Get(ctx, sc, placementOp(operation), url, c.headers(), &body)
 		if openstack.StatusCode(err) == http.StatusNotFound {
-			target.valid = false
+			*target = cached[T]{}
 			return nil
 		}
 		if err != nil {
-			target.valid = false
+			target.failed = true
 			return errors.New(openstack.Describe(err))
 		}
 		value, ok := pick(&body)
 		if !ok {
-			target.valid = false
+			target.failed = true
 			return fmt.Errorf("GET %s: unexpected response body", url)
 		}
 		// Key the cache on the generation the data belongs to: if the

@@ -1,0 +1,361 @@
+package collector
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+var (
+	placementRoot  = filepath.Join("testdata", "placement", "root.json")
+	placementCloud = filepath.Join("testdata", "placement", "cloud-1.39.json")
+	placementAfter = filepath.Join("testdata", "placement", "cloud-1.39-after.json")
+	placementOld   = filepath.Join("testdata", "placement", "cloud-1.10.json")
+)
+
+// allFormsQueries is every filter form, against the recorded cloud; the two
+// last ones pass validation but the server rejects them.
+const allFormsQueries = `
+  queries:
+    by_name: {name: cn1, export_members: true}
+    by_uuid: {uuid: 10000000-0000-4000-8000-000000000005}
+    member_a: {member_of: 20000000-0000-4000-8000-000000000001, export_members: true}
+    member_a_or_b: {member_of: "in:20000000-0000-4000-8000-000000000001,20000000-0000-4000-8000-000000000002"}
+    not_member_a: {member_of: "!20000000-0000-4000-8000-000000000001"}
+    not_member_a_or_b: {member_of: "!in:20000000-0000-4000-8000-000000000001,20000000-0000-4000-8000-000000000002"}
+    member_a_and_b: {member_of: [20000000-0000-4000-8000-000000000001, 20000000-0000-4000-8000-000000000002]}
+    free_4_vcpu_2g: {resources: "VCPU:4,MEMORY_MB:2048"}
+    gpu_tree: {in_tree: 10000000-0000-4000-8000-000000000004, export_members: true}
+    gold: {required: CUSTOM_GOLD}
+    not_gold: {required: "!CUSTOM_GOLD"}
+    gold_and_avx2: {required: "CUSTOM_GOLD,HW_CPU_X86_AVX2"}
+    gold_or_silver: {required: "in:CUSTOM_GOLD,CUSTOM_SILVER"}
+    gold_not_silver: {required: [CUSTOM_GOLD, "!CUSTOM_SILVER"]}
+    combined: {member_of: 20000000-0000-4000-8000-000000000001, resources: "VCPU:1", required: HW_CPU_X86_AVX2}
+    unknown_class: {resources: "CUSTOM_NOPE:1"}
+    unknown_trait: {required: CUSTOM_UNKNOWN}
+`
+
+func mustConfig(t testing.TB, text string) *Config {
+	t.Helper()
+	cfg, err := ParseConfig([]byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func newTestPlacement(t testing.TB, srv *fixtureServer) *placementCollector {
+	c, err := newPlacementCollector(Deps{Logger: nopLogger(), Session: testSession(map[string]string{"placement": srv.URL}, 5*time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.(*placementCollector)
+}
+
+// The whole recorded cloud: a three-level tree, a second tree, a sharing
+// provider, a provider without inventory, three aggregates, traits, exact
+// allocation ratios, usages, and every query form.
+func TestPlacementCloud(t *testing.T) {
+	srv := newFixtureServer(t, placementRoot, placementCloud)
+	c := newTestPlacement(t, srv)
+	metrics, err := poll(t, c, mustConfig(t, "placement:\n"+allFormsQueries))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertGolden(t, metrics, "placement-cloud")
+	problems, err := testutil.CollectAndLint(replay(metrics))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		// The name is fixed by the metric contract: "total" is Placement's
+		// inventory field, and the value is a gauge.
+		if p.Metric == "openstack_placement_resource_provider_inventory_total" && strings.Contains(p.Text, `"_total" suffix`) {
+			continue
+		}
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+// A query the server rejects is reported as failed and logged with the
+// server's reason; the provider metrics and other queries are unaffected.
+func TestPlacementRejectedQueryIsReported(t *testing.T) {
+	srv := newFixtureServer(t, placementRoot, placementCloud)
+	var logged strings.Builder
+	c := newTestPlacement(t, srv)
+	c.logger = logfmtTo(&logged)
+	metrics, err := poll(t, c, mustConfig(t, "placement:\n  metrics: {inventory: false, usage: false, traits: false, aggregates: false}\n  queries:\n    gold: {required: CUSTOM_GOLD}\n    unknown_class: {resources: 'CUSTOM_NOPE:1'}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP openstack_placement_query_resource_providers Providers the configured query matched in its last successful run.
+# TYPE openstack_placement_query_resource_providers gauge
+openstack_placement_query_resource_providers{query="gold"} 2
+# HELP openstack_placement_query_success 1 if the configured query's last run succeeded, 0 if Placement rejected it, it failed, or the server cannot run it.
+# TYPE openstack_placement_query_success gauge
+openstack_placement_query_success{query="gold"} 1
+openstack_placement_query_success{query="unknown_class"} 0
+`
+	if err := testutil.CollectAndCompare(replay(metrics), strings.NewReader(want), "openstack_placement_query_resource_providers", "openstack_placement_query_success"); err != nil {
+		t.Error(err)
+	}
+	if !strings.Contains(logged.String(), `query=unknown_class filter="resources=CUSTOM_NOPE:1" err="GET `) ||
+		!strings.Contains(logged.String(), `HTTP 400: Invalid resource class in resources parameter: No such resource class CUSTOM_NOPE."`) {
+		t.Errorf("log does not carry the server's reason:\n%s", logged.String())
+	}
+}
+
+// The cost model: the first poll fetches every sub-resource; a steady-state
+// poll with usages off is one request; after changes, only providers whose
+// generation moved are re-fetched, and the periodic refreshes catch what the
+// generation cannot show (a deleted allocation, an aggregate written below
+// microversion 1.19).
+func TestPlacementCachingFollowsGenerations(t *testing.T) {
+	srv := newFixtureServer(t, placementRoot, placementCloud)
+	c := newTestPlacement(t, srv)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { return now }
+	cfg := mustConfig(t, "placement:\n  interval: 60s\n  usages_max_age: 5m\n  aggregates_max_age: 10m\n")
+
+	if _, err := poll(t, c, cfg); err != nil {
+		t.Fatal(err)
+	}
+	counts := srv.requests()
+	if got := countMatching(counts, "/resource_providers/"); got != 7*4 {
+		t.Errorf("first poll: %d sub-resource requests, want 28:\n%s", got, describeCounts(counts))
+	}
+
+	now = now.Add(time.Minute)
+	if _, err := poll(t, c, cfg); err != nil {
+		t.Fatal(err)
+	}
+	counts = srv.requests()
+	if total := countMatching(counts, "GET"); total != 1 {
+		t.Errorf("steady state: %d requests, want 1 (the list):\n%s", total, describeCounts(counts))
+	}
+
+	// The cloud changes (see the cassette's notes).
+	srv.load(placementRoot, placementAfter)
+	now = now.Add(time.Minute)
+	metrics, err := poll(t, c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts = srv.requests()
+	// cn1-numa0 and cn2 moved generation: 4 sub-resources each.
+	for _, uuid := range []string{"10000000-0000-4000-8000-000000000002", "10000000-0000-4000-8000-000000000005"} {
+		if got := countMatching(counts, uuid+"/"); got != 4 {
+			t.Errorf("%s changed generation: %d requests, want 4", uuid, got)
+		}
+	}
+	if total := countMatching(counts, "GET"); total != 1+8 {
+		t.Errorf("after changes: %d requests, want 9:\n%s", total, describeCounts(counts))
+	}
+	assertGolden(t, metrics, "placement-after-generation-refresh")
+
+	// Usages are re-read before they could be older than usages_max_age at
+	// the next poll: the four providers fetched at the first poll, not the
+	// two re-read for their generation two minutes later.
+	now = now.Add(2*time.Minute + time.Second) // first poll + 4m1s
+	if _, err := poll(t, c, cfg); err != nil {
+		t.Fatal(err)
+	}
+	counts = srv.requests()
+	if got, want := countMatching(counts, "/usages"), 4; got != want {
+		t.Errorf("usage refresh by age: %d requests, want %d (the providers not re-read at the last poll):\n%s", got, want, describeCounts(counts))
+	}
+	if got := countMatching(counts, "/aggregates"); got != 0 {
+		t.Errorf("aggregates refreshed too early: %d", got)
+	}
+	now = now.Add(5 * time.Minute) // first poll + 9m1s: aggregates likewise
+	metrics, err = poll(t, c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts = srv.requests()
+	if got := countMatching(counts, "/aggregates"); got != 4 {
+		t.Errorf("aggregate refresh by age: %d requests, want 4:\n%s", got, describeCounts(counts))
+	}
+	assertGolden(t, metrics, "placement-after")
+}
+
+// With usages, traits and aggregates switched off, nothing but the list and
+// inventories of changed providers is requested.
+func TestPlacementSwitchedOffFamiliesCostNothing(t *testing.T) {
+	srv := newFixtureServer(t, placementRoot, placementCloud)
+	c := newTestPlacement(t, srv)
+	cfg := mustConfig(t, "placement:\n  metrics: {usage: false, traits: false, aggregates: false, inventory: false, generation: false, tree: false, provider_info: false}\n")
+	metrics, err := poll(t, c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := srv.requests()
+	if total := countMatching(counts, "GET"); total != 2 {
+		t.Errorf("%d requests, want 2 (discovery and list):\n%s", total, describeCounts(counts))
+	}
+	want := `
+# HELP openstack_placement_resource_providers Resource providers listed by Placement (within the configured scope).
+# TYPE openstack_placement_resource_providers gauge
+openstack_placement_resource_providers 7
+# HELP openstack_placement_up 1 if the last poll of the Placement resource provider list succeeded, 0 if not.
+# TYPE openstack_placement_up gauge
+openstack_placement_up 1
+`
+	if err := testutil.CollectAndCompare(replay(metrics), strings.NewReader(want), "openstack_placement_up", "openstack_placement_resource_providers", "openstack_placement_resource_provider_info", "openstack_placement_resource_provider_tree_depth", "openstack_placement_resource_provider_generation"); err != nil {
+		t.Error(err)
+	}
+}
+
+// A scope limits the list to one tree; the tree metrics describe it.
+func TestPlacementScope(t *testing.T) {
+	srv := newFixtureServer(t, placementRoot, placementCloud)
+	c := newTestPlacement(t, srv)
+	metrics, err := poll(t, c, mustConfig(t, "placement:\n  scope: {in_tree: 10000000-0000-4000-8000-000000000001}\n  metrics: {inventory: false, usage: false}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertGolden(t, metrics, "placement-scope")
+}
+
+// Below microversion 1.14 there are no tree fields: the tree series are left
+// out rather than invented, and the log says why.
+func TestPlacementOldServer(t *testing.T) {
+	srv := newFixtureServer(t, placementOld)
+	var logged strings.Builder
+	c := newTestPlacement(t, srv)
+	c.logger = logfmtTo(&logged)
+	cfg := mustConfig(t, "placement:\n  queries:\n    gold: {required: CUSTOM_GOLD}\n    not_a: {member_of: '!20000000-0000-4000-8000-000000000001'}\n")
+	metrics, err := poll(t, c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertGolden(t, metrics, "placement-old")
+	for _, want := range []string{
+		`msg="Placement is older than microversion 1.14: providers carry no parent or root, so no tree metrics are exported" max=1.10`,
+		`msg="query not sent: the server cannot run it" query=gold err="placement.queries.gold: required needs Placement microversion 1.18, the server offers up to 1.10"`,
+	} {
+		if !strings.Contains(logged.String(), want) {
+			t.Errorf("log lacks %s\n%s", want, logged.String())
+		}
+	}
+	if err := c.CheckConfig(cfg); err == nil || err.Error() != "placement.queries.gold: required needs Placement microversion 1.18, the server offers up to 1.10" {
+		t.Errorf("a reload with this config must be rejected, got %v", err)
+	}
+}
+
+// Faults: a failing, garbage-answering or hanging Placement gives up 0 and
+// no stale provider metrics; the next good poll recovers by itself.
+func TestPlacementFaultsAndRecovery(t *testing.T) {
+	srv := newFixtureServer(t, placementRoot, placementCloud)
+	c := newTestPlacement(t, srv)
+	cfg := mustConfig(t, "placement:\n  timeout: 2s\n")
+	if _, err := poll(t, c, cfg); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	for _, fault := range []struct {
+		name    string
+		handler func(w http.ResponseWriter, r *http.Request)
+		wantErr string
+	}{
+		{"server error", func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, `{"errors": [{"status": 503, "title": "Service Unavailable", "detail": "database gone"}]}`, http.StatusServiceUnavailable)
+		}, "HTTP 503: database gone"},
+		{"garbage", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `<html>not json`)
+		}, "invalid character '<'"},
+		{"wrong shape", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, `{"providers": []}`)
+		}, "the response has no resource_providers list"},
+		{"hang", func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}, "context deadline exceeded"},
+	} {
+		t.Run(fault.name, func(t *testing.T) {
+			srv.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
+				if r.URL.Path != "/resource_providers" {
+					return false
+				}
+				fault.handler(w, r)
+				return true
+			})
+			pollCfg := cfg
+			if fault.name == "hang" {
+				pollCfg = mustConfig(t, "placement:\n  timeout: 300ms\n")
+			}
+			start := time.Now()
+			metrics, err := pollWithTimeout(t, c, pollCfg)
+			if err == nil || !strings.Contains(err.Error(), fault.wantErr) {
+				t.Errorf("error %v, want it to mention %q", err, fault.wantErr)
+			}
+			if fault.name == "hang" && time.Since(start) > 5*time.Second {
+				t.Errorf("hung poll not bounded by its timeout: %s", time.Since(start))
+			}
+			if err := testutil.CollectAndCompare(replay(metrics), strings.NewReader("# HELP openstack_placement_up 1 if the last poll of the Placement resource provider list succeeded, 0 if not.\n# TYPE openstack_placement_up gauge\nopenstack_placement_up 0\n")); err != nil {
+				t.Error(err)
+			}
+			srv.setHandler(nil)
+			metrics, err = poll(t, c, cfg)
+			if err != nil {
+				t.Fatalf("no recovery: %v", err)
+			}
+			if n := testutil.CollectAndCount(replay(metrics), "openstack_placement_resource_provider_info"); n != 7 {
+				t.Errorf("after recovery %d providers", n)
+			}
+		})
+	}
+	close(release)
+}
+
+// A failing sub-resource keeps its last known value and is retried on the
+// next poll; the list itself still counts as up.
+func TestPlacementSubresourceFailureKeepsLastValue(t *testing.T) {
+	srv := newFixtureServer(t, placementRoot, placementCloud)
+	c := newTestPlacement(t, srv)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { return now }
+	cfg := mustConfig(t, "placement:\n  usages_max_age: 0s\n")
+	first, err := poll(t, c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failures atomic.Int32
+	srv.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/usages") && strings.Contains(r.URL.Path, "000000000001") {
+			failures.Add(1)
+			http.Error(w, "boom", http.StatusInternalServerError)
+			return true
+		}
+		return false
+	})
+	metrics, err := poll(t, c, cfg)
+	if err == nil || !strings.HasPrefix(err.Error(), "1 of 7 sub-resource requests failed (their last known values are kept and retried next poll); first: GET ") {
+		t.Errorf("got %v", err)
+	}
+	if testutil.ToFloat64(filterMetrics(metrics, "openstack_placement_up")) != 1 {
+		t.Error("the list succeeded: up must stay 1")
+	}
+	usage := func(ms replay) string { return exposition(t, ms, "openstack_placement_resource_provider_usage") }
+	if usage(first) == "" || usage(first) != usage(metrics) {
+		t.Errorf("usages changed after a failed re-fetch:\n%s\nvs\n%s", usage(first), usage(metrics))
+	}
+	srv.setHandler(nil)
+	if _, err := poll(t, c, cfg); err != nil {
+		t.Errorf("retry failed: %v", err)
+	}
+	if failures.Load() != 1 {
+		t.Errorf("%d failures", failures.Load())
+	}
+}
