@@ -245,7 +245,7 @@ func cloudFromEnv() (*Cloud, error) {
 	for env, key := range map[string]string{
 		"OS_AUTH_TYPE": "auth_type", "OS_REGION_NAME": "region_name", "OS_INTERFACE": "interface",
 		"OS_CACERT": "cacert", "OS_CERT": "cert", "OS_KEY": "key",
-		"OS_PLACEMENT_ENDPOINT_OVERRIDE": "placement_endpoint_override",
+		"OS_PLACEMENT_ENDPOINT_OVERRIDE":          "placement_endpoint_override",
 		"OS_SHARED_FILE_SYSTEM_ENDPOINT_OVERRIDE": "shared_file_system_endpoint_override",
 	} {
 		if v := os.Getenv(env); v != "" {
