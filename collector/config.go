@@ -197,3 +197,5 @@ func (s *SafeConfig) Set(cfg *Config) {
 	defer s.mu.Unlock()
 	s.cfg = cfg
 }
+
+func (d Duration) String() string { return time.Duration(d).String() }
