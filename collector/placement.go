@@ -96,14 +96,18 @@ type placementCollector struct {
 	version   openstack.Microversion
 	warnedOld bool
 	cache     map[string]*providerCache
+	// queryErrors remembers each failing query's last error, so a query
+	// that keeps failing the same way is logged once, not every poll.
+	queryErrors map[string]string
 }
 
 func newPlacementCollector(deps Deps) (Collector, error) {
 	return &placementCollector{
-		logger:  deps.Logger,
-		session: deps.Session,
-		now:     time.Now,
-		cache:   map[string]*providerCache{},
+		logger:      deps.Logger,
+		session:     deps.Session,
+		now:         time.Now,
+		cache:       map[string]*providerCache{},
+		queryErrors: map[string]string{},
 	}, nil
 }
 
@@ -324,9 +328,10 @@ func (c *placementCollector) refresh(ctx context.Context, sc *gophercloud.Servic
 	}
 
 	results := make([]queryResult, len(pcfg.Queries))
+	queryErrs := make([]error, len(pcfg.Queries))
 	for i, q := range pcfg.Queries {
 		jobs = append(jobs, func(ctx context.Context) error {
-			results[i] = c.runQuery(ctx, sc, q)
+			results[i], queryErrs[i] = c.runQuery(ctx, sc, q)
 			return nil
 		})
 	}
@@ -348,6 +353,7 @@ func (c *placementCollector) refresh(ctx context.Context, sc *gophercloud.Servic
 		}()
 	}
 	wg.Wait()
+	c.logQueryErrors(pcfg.Queries, queryErrs)
 
 	if n := failed.Load(); n > 0 {
 		return results, fmt.Errorf("%d of %d sub-resource requests failed (their last known values are kept and retried next poll); first: %w", n, len(jobs)-len(pcfg.Queries), firstErr)
@@ -396,17 +402,37 @@ func fetchJob[T any](c *placementCollector, sc *gophercloud.ServiceClient, url, 
 	}
 }
 
-func (c *placementCollector) runQuery(ctx context.Context, sc *gophercloud.ServiceClient, q PlacementQuery) queryResult {
-	if err := q.checkServer("placement.queries."+q.Name, minVersion(c.server.Max, placementNewest)); err != nil {
-		level.Error(c.logger).Log("msg", "query not sent: the server cannot run it", "query", q.Name, "err", err)
-		return queryResult{}
+func (c *placementCollector) runQuery(ctx context.Context, sc *gophercloud.ServiceClient, q PlacementQuery) (queryResult, error) {
+	if err := q.checkServer("placement.queries."+q.Name, c.version); err != nil {
+		return queryResult{}, fmt.Errorf("not sent, the server cannot run it: %w", err)
 	}
 	members, err := c.listProviders(ctx, sc, &q.Filter, "query_resource_providers")
 	if err != nil {
-		level.Error(c.logger).Log("msg", "query failed", "query", q.Name, "filter", q.Filter.String(), "err", openstack.Describe(err))
-		return queryResult{}
+		return queryResult{}, errors.New(openstack.Describe(err))
 	}
-	return queryResult{ok: true, members: members}
+	return queryResult{ok: true, members: members}, nil
+}
+
+// logQueryErrors logs a query's failure when it starts or changes, and its
+// recovery, at error level; a repeat of the same failure only at debug.
+func (c *placementCollector) logQueryErrors(queries PlacementQueries, errs []error) {
+	seen := map[string]string{}
+	for i, q := range queries {
+		if errs[i] == nil {
+			if _, failed := c.queryErrors[q.Name]; failed {
+				level.Info(c.logger).Log("msg", "query succeeds again", "query", q.Name)
+			}
+			continue
+		}
+		msg := errs[i].Error()
+		seen[q.Name] = msg
+		lvl := level.Error
+		if c.queryErrors[q.Name] == msg {
+			lvl = level.Debug
+		}
+		lvl(c.logger).Log("msg", "query failed", "query", q.Name, "filter", q.Filter.String(), "err", msg)
+	}
+	c.queryErrors = seen
 }
 
 func (c *placementCollector) emitProviders(pcfg *PlacementConfig, providers []resourceProvider, ch chan<- prometheus.Metric) {

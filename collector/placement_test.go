@@ -111,6 +111,13 @@ openstack_placement_query_success{query="unknown_class"} 0
 		!strings.Contains(logged.String(), `HTTP 400: Invalid resource class in resources parameter: No such resource class CUSTOM_NOPE."`) {
 		t.Errorf("log does not carry the server's reason:\n%s", logged.String())
 	}
+	// The same failure on the next poll is not logged at error level again.
+	if _, err := poll(t, c, mustConfig(t, "placement:\n  metrics: {inventory: false, usage: false, traits: false, aggregates: false}\n  queries:\n    gold: {required: CUSTOM_GOLD}\n    unknown_class: {resources: 'CUSTOM_NOPE:1'}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logged.String(), `level=error msg="query failed"`); n != 1 {
+		t.Errorf("a repeated failure was logged at error level %d times:\n%s", n, logged.String())
+	}
 }
 
 // The cost model: the first poll fetches every sub-resource; a steady-state
@@ -240,7 +247,7 @@ func TestPlacementOldServer(t *testing.T) {
 	assertGolden(t, metrics, "placement-old")
 	for _, want := range []string{
 		`msg="Placement is older than microversion 1.14: providers carry no parent or root, so no tree metrics are exported" max=1.10`,
-		`msg="query not sent: the server cannot run it" query=gold err="placement.queries.gold: required needs Placement microversion 1.18, the server offers up to 1.10"`,
+		`msg="query failed" query=gold filter="required=CUSTOM_GOLD" err="not sent, the server cannot run it: placement.queries.gold: required needs Placement microversion 1.18, the server offers up to 1.10"`,
 	} {
 		if !strings.Contains(logged.String(), want) {
 			t.Errorf("log lacks %s\n%s", want, logged.String())

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Starts a throw-away Placement API on loopback for tests: fresh SQLite
+# database, noauth2, one single-threaded uwsgi process (SQLite allows one
+# writer; a second process fails writes with "database is locked").
+# Env: PLACEMENT_PORT (18778), STATE_DIR (/tmp/oce-e2e/placement).
+# Prints the endpoint on stdout when GET / answers.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+port="${PLACEMENT_PORT:-18778}"
+state="${STATE_DIR:-/tmp/oce-e2e/placement}"
+mkdir -p "$state"
+state="$(cd "$state" && pwd)"
+endpoint="http://127.0.0.1:${port}"
+
+PLACEMENT_PORT="$port" STATE_DIR="$state" "$here/stop.sh" >/dev/null
+
+# Answers 0 when something serves GET / on the endpoint.
+probe() {
+	python3 - "$endpoint/" <<'PY'
+import sys, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=2).read()
+except Exception:
+    sys.exit(1)
+PY
+}
+
+if probe; then
+	echo "start.sh: something already answers on $endpoint; not ours to stop" >&2
+	exit 1
+fi
+
+rm -f "$state"/placement.sqlite* "$state/placement.conf" "$state/uwsgi.log" "$state/uwsgi.pid"
+cat >"$state/placement.conf" <<CONF
+[DEFAULT]
+debug = false
+
+[api]
+auth_strategy = noauth2
+
+[placement_database]
+connection = sqlite:///${state}/placement.sqlite
+sqlite_synchronous = false
+CONF
+
+# The WSGI app ignores --config-file and reads only this directory.
+export OS_PLACEMENT_CONFIG_DIR="$state"
+placement-manage --config-file "$state/placement.conf" db sync >>"$state/uwsgi.log" 2>&1
+
+# uwsgi's --http-socket closes the connection after every response without
+# saying so; clients that reuse it (Go's http.Transport does) then get
+# "connection reset" on a later request. The header makes them not reuse it.
+# A keep-alive socket (--http11-socket) would instead let one idle client
+# hold the only worker.
+uwsgi --plugin python3 \
+	--http-socket "127.0.0.1:${port}" \
+	--wsgi-file /usr/bin/placement-api \
+	--processes 1 --threads 1 \
+	--need-app --disable-logging \
+	--add-header "Connection: close" \
+	--env "OS_PLACEMENT_CONFIG_DIR=${state}" \
+	--pidfile "$state/uwsgi.pid" \
+	--daemonize "$state/uwsgi.log"
+
+for ((i = 0; i < 120; i++)); do
+	if [[ -s "$state/uwsgi.pid" ]] && ! kill -0 "$(cat "$state/uwsgi.pid")" 2>/dev/null; then
+		break
+	fi
+	if [[ -s "$state/uwsgi.pid" ]] && probe; then
+		echo "$endpoint"
+		exit 0
+	fi
+	sleep 0.5
+done
+
+echo "start.sh: placement did not answer on $endpoint within 60 s; log follows" >&2
+tail -n 40 "$state/uwsgi.log" >&2 || true
+PLACEMENT_PORT="$port" STATE_DIR="$state" "$here/stop.sh" >/dev/null || true
+exit 1
