@@ -108,7 +108,7 @@ func TestPollerScrapeDoesNotWaitForPoll(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	scraped := make(chan float64, 1)
-	go func() { scraped <- testutil.ToFloat64(filterCollected(p, "fake_value")) }()
+	go func() { scraped <- snapshotValue(t, p, "fake_value") }()
 	select {
 	case v := <-scraped:
 		if v != 1 {
@@ -119,7 +119,7 @@ func TestPollerScrapeDoesNotWaitForPoll(t *testing.T) {
 	}
 	close(fake.gate)
 	<-done
-	if v := testutil.ToFloat64(filterCollected(p, "fake_value")); v != 2 {
+	if v := snapshotValue(t, p, "fake_value"); v != 2 {
 		t.Errorf("after the poll: %v", v)
 	}
 }
@@ -149,13 +149,18 @@ func TestPollerNeverOverlapsPolls(t *testing.T) {
 	}
 }
 
-// filterCollected gathers c and keeps one family.
-func filterCollected(c prometheus.Collector, name string) prometheus.Collector {
-	ch := make(chan prometheus.Metric, 100)
-	go func() { c.Collect(ch); close(ch) }()
-	var all []prometheus.Metric
-	for m := range ch {
-		all = append(all, m)
+// snapshotValue reads the one sample of family name from the served snapshots.
+func snapshotValue(t *testing.T, p *Poller, name string) float64 {
+	t.Helper()
+	families, err := p.Gather()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return filterMetrics(all, name)
+	for _, mf := range families {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("%s not served", name)
+	return 0
 }
