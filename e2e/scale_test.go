@@ -1,0 +1,136 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPlacementScale is the scripted run against the real Placement: 2,000
+// providers, usages off. It asserts the request counts (the cost model) and
+// reports the timings and memory; targets on those live in the README, not
+// in assertions. E2E_SCALE_PROVIDERS overrides the size.
+func TestPlacementScale(t *testing.T) {
+	n := 2000
+	if v := os.Getenv("E2E_SCALE_PROVIDERS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, "e2e/placement/start.sh")
+	seedStart := time.Now()
+	run(t, seedBin, "-endpoint", placementURL, "-concurrency", "4", "bulk", strconv.Itoa(n))
+	t.Logf("seeded %d providers in %s", n, time.Since(seedStart).Round(time.Second))
+
+	e := startExporter(t, placementClouds(), "placement:\n  interval: 10s\n  timeout: 5m\n  metrics: {usage: false}\n")
+	requests := func(m metrics, op string) float64 {
+		v, _ := m.value("openstack_capacity_exporter_api_requests_total", labels("service", "placement", "operation", op, "status_code", "200"))
+		return v
+	}
+	e.eventually(5*time.Minute, "first poll", expect("openstack_placement_resource_providers", nil, float64(n)))
+	m := mustScrape(t, e)
+	firstDuration, _ := m.value("openstack_capacity_exporter_collector_duration_seconds", labels("collector", "placement"))
+	subresources := requests(m, "get_inventories") + requests(m, "get_traits") + requests(m, "get_aggregates")
+	t.Logf("first poll: %.1f s, %d list + %d sub-resource requests", firstDuration, int(requests(m, "list_resource_providers")), int(subresources))
+	if subresources != float64(3*n) {
+		t.Errorf("first poll made %v sub-resource requests, want %d", subresources, 3*n)
+	}
+
+	// Steady state: count requests between the ends of two polls, scraping
+	// right after each poll ends (the next starts 10 s after).
+	waitForPollEnd := func() metrics {
+		t.Helper()
+		start, _ := mustScrape(t, e).value("openstack_capacity_exporter_collector_last_success_timestamp_seconds", labels("collector", "placement"))
+		var got metrics
+		e.eventually(40*time.Second, "a poll to end", func(m metrics) string {
+			if ts, _ := m.value("openstack_capacity_exporter_collector_last_success_timestamp_seconds", labels("collector", "placement")); ts == start {
+				return "waiting for the next poll to end"
+			}
+			got = m
+			return ""
+		})
+		return got
+	}
+	sum := func(m metrics) (total float64) {
+		for _, metric := range m["openstack_capacity_exporter_api_requests_total"].GetMetric() {
+			total += metric.GetCounter().GetValue()
+		}
+		return total
+	}
+	before := waitForPollEnd()
+	waitForPollEnd()
+	after := waitForPollEnd()
+	polls := 2
+	total, totalBefore := sum(after), sum(before)
+	steadyDuration, _ := after.value("openstack_capacity_exporter_collector_duration_seconds", labels("collector", "placement"))
+	t.Logf("steady state: %v requests over %d polls; last poll %.3f s", total-totalBefore, polls, steadyDuration)
+	if total-totalBefore != float64(polls) {
+		t.Errorf("steady-state polls made %v requests for %d polls, want one each", total-totalBefore, polls)
+	}
+
+	// /metrics as Prometheus fetches it (gzip), against the list itself.
+	scrapes := timeN(t, 20, func() {
+		req, _ := http.NewRequest(http.MethodGet, e.url+"/metrics", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		drain(resp)
+	})
+	lists := timeN(t, 5, func() {
+		req, _ := http.NewRequest(http.MethodGet, placementURL+"/resource_providers", nil)
+		req.Header.Set("X-Auth-Token", token)
+		req.Header.Set("OpenStack-API-Version", "placement 1.39")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		drain(resp)
+	})
+	t.Logf("GET /metrics (gzip): median %s; GET /resource_providers: median %s", scrapes, lists)
+	t.Logf("exporter peak RSS: %s", peakRSS(t, e.cmd.Process.Pid))
+}
+
+func drain(resp *http.Response) {
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := resp.Body.Read(buf); err != nil {
+			break
+		}
+	}
+	resp.Body.Close()
+}
+
+// timeN runs f n times and returns the median duration.
+func timeN(t *testing.T, n int, f func()) time.Duration {
+	t.Helper()
+	var d []time.Duration
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		f()
+		d = append(d, time.Since(start))
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return d[n/2].Round(100 * time.Microsecond)
+}
+
+func peakRSS(t *testing.T, pid int) string {
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			return strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:"))
+		}
+	}
+	return "unknown"
+}
