@@ -18,6 +18,7 @@ import (
 // Every section may be left out; its defaults then apply.
 type Config struct {
 	Placement PlacementConfig `yaml:"placement"`
+	Manila    ManilaConfig    `yaml:"manila"`
 }
 
 // DefaultConfig is the configuration used without --config.file.
@@ -46,6 +47,7 @@ func LoadConfig(path string) (*Config, error) {
 func ParseConfig(data []byte) (*Config, error) {
 	cfg := &Config{}
 	cfg.Placement.setDefaults()
+	cfg.Manila.setDefaults()
 	if len(bytes.TrimSpace(data)) > 0 {
 		var root yaml.Node
 		if err := yaml.Unmarshal(data, &root); err != nil {
@@ -65,6 +67,9 @@ func ParseConfig(data []byte) (*Config, error) {
 
 func (cfg *Config) validated() (*Config, error) {
 	if err := cfg.Placement.validate("placement"); err != nil {
+		return nil, err
+	}
+	if err := cfg.Manila.validate("manila"); err != nil {
 		return nil, err
 	}
 	return cfg, nil

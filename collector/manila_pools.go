@@ -1,0 +1,420 @@
+package collector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector/openstack"
+)
+
+func init() {
+	registerCollector("manila", false, newManilaCollector, func(c *Config) Schedule {
+		return Schedule{Interval: time.Duration(c.Manila.Interval), Timeout: time.Duration(c.Manila.Timeout)}
+	})
+}
+
+// Microversions of the Manila API the collector understands.
+var (
+	manilaOldest = openstack.MustMicroversion("2.0")
+	manilaNewest = openstack.MustMicroversion("2.73")
+)
+
+const gib = 1 << 30 // Manila's "GB" are GiB
+
+var (
+	poolLabels     = []string{"name", "host", "backend", "pool"}
+	manilaUpDesc   = prometheus.NewDesc("openstack_manila_up", "1 if the last poll of the Manila scheduler-stats pools succeeded, 0 if not.", nil, nil)
+	manilaVersDesc = prometheus.NewDesc("openstack_manila_api_version_info",
+		"Microversion range the Manila API offers, and the microversion the exporter uses.", []string{"min_version", "max_version", "version"}, nil)
+	manilaPoolsDesc = prometheus.NewDesc("openstack_manila_pools",
+		"Storage pools the Manila scheduler knows (within the configured scope), per share host and back end.", []string{"host", "backend"}, nil)
+	manilaPoolInfoDesc = prometheus.NewDesc("openstack_manila_pool_info",
+		"A storage pool and what its driver reports about itself (empty labels when not reported, or without detail).",
+		[]string{"name", "host", "backend", "pool", "share_backend_name", "storage_protocol", "vendor_name", "driver_version", "driver_handles_share_servers", "thin_provisioning"}, nil)
+	manilaTotalDesc = prometheus.NewDesc("openstack_manila_pool_capacity_total_bytes",
+		"Total capacity the pool's driver reports; +Inf for \"infinite\", absent for \"unknown\".", poolLabels, nil)
+	manilaFreeDesc = prometheus.NewDesc("openstack_manila_pool_capacity_free_bytes",
+		"Free capacity the pool's driver reports; +Inf for \"infinite\", absent for \"unknown\".", poolLabels, nil)
+	manilaAllocatedDesc = prometheus.NewDesc("openstack_manila_pool_capacity_allocated_bytes",
+		"Capacity allocated to shares, as the driver reports it (absent when it does not).", poolLabels, nil)
+	manilaProvisionedDesc = prometheus.NewDesc("openstack_manila_pool_capacity_provisioned_bytes",
+		"Capacity provisioned to shares (thin provisioning), as the driver reports it (absent when it does not).", poolLabels, nil)
+	manilaOversubDesc = prometheus.NewDesc("openstack_manila_pool_max_over_subscription_ratio",
+		"Highest provisioned/total ratio the scheduler allows for a thin-provisioned pool (when reported).", poolLabels, nil)
+	manilaReservedDesc = prometheus.NewDesc("openstack_manila_pool_reserved_ratio",
+		"Share of the pool's capacity kept free for new shares: reserved_percentage / 100.", poolLabels, nil)
+	manilaReservedSnapshotDesc = prometheus.NewDesc("openstack_manila_pool_reserved_snapshot_ratio",
+		"Share of the pool's capacity kept free for snapshots: reserved_snapshot_percentage / 100.", poolLabels, nil)
+	manilaReservedExtendDesc = prometheus.NewDesc("openstack_manila_pool_reserved_share_extend_ratio",
+		"Share of the pool's capacity kept free for extending shares: reserved_share_extend_percentage / 100.", poolLabels, nil)
+	manilaTimestampDesc = prometheus.NewDesc("openstack_manila_pool_capabilities_timestamp_seconds",
+		"Unix time the share service last reported the pool's capabilities; Manila's API answers from the scheduler's cache, so this tells how old the numbers are.", poolLabels, nil)
+	manilaQueryPoolsDesc = prometheus.NewDesc("openstack_manila_query_pools",
+		"Pools the configured Manila query matched in its last successful run.", []string{"query"}, nil)
+	manilaQuerySuccessDesc = prometheus.NewDesc("openstack_manila_query_success",
+		"1 if the configured Manila query's last run succeeded, 0 if it failed or the server cannot run it.", []string{"query"}, nil)
+)
+
+// manilaCollector reads Manila's scheduler-stats pools: one request for the
+// (scoped) list and one per configured query, every poll. Nothing is cached:
+// Manila answers from the scheduler's own cache already.
+type manilaCollector struct {
+	logger  log.Logger
+	session *openstack.Session
+
+	mu      sync.Mutex // guards server and version, which reloads read
+	server  *openstack.VersionRange
+	version openstack.Microversion
+	// queryErrors: a query failing the same way is logged once.
+	queryErrors map[string]string
+}
+
+func newManilaCollector(deps Deps) (Collector, error) {
+	return &manilaCollector{logger: deps.Logger, session: deps.Session, queryErrors: map[string]string{}}, nil
+}
+
+func manilaOp(name string) openstack.Operation {
+	return openstack.Operation{Service: "manila", Name: name}
+}
+
+// manilaPool is one entry of the pools list; capabilities only with detail.
+type manilaPool struct {
+	Name         string                     `json:"name"`
+	Host         string                     `json:"host"`
+	Backend      string                     `json:"backend"`
+	Pool         string                     `json:"pool"`
+	Capabilities map[string]json.RawMessage `json:"capabilities"`
+}
+
+// endpoints splits the service endpoint into the server root (for version
+// discovery) and the v2 base the pools live under. The catalog gives
+// .../v2/<project>; an override may give the bare server or .../v2.
+func (c *manilaCollector) endpoints(sc *gophercloud.ServiceClient) (root, base string, err error) {
+	u, err := url.Parse(sc.Endpoint)
+	if err != nil {
+		return "", "", fmt.Errorf("manila endpoint %q: %w", sc.Endpoint, err)
+	}
+	path := strings.TrimSuffix(u.Path, "/")
+	prefix, rest, found := strings.Cut(path+"/", "/v2/")
+	if !found {
+		prefix, rest = path, ""
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	if rest == "" {
+		// No project in the URL: use the token's (Keystone's project, or the
+		// project part of a noauth "user:project" token); Manila also
+		// answers without one.
+		rest = c.session.ProjectID()
+	}
+	rootURL := *u
+	rootURL.Path = prefix + "/"
+	baseURL := *u
+	baseURL.Path = prefix + "/v2/"
+	if rest != "" {
+		baseURL.Path += rest + "/"
+	}
+	return rootURL.String(), baseURL.String(), nil
+}
+
+func (c *manilaCollector) discover(ctx context.Context, sc *gophercloud.ServiceClient, root string) error {
+	var body struct {
+		Versions []struct {
+			ID      string `json:"id"`
+			Min     string `json:"min_version"`
+			Version string `json:"version"`
+		} `json:"versions"`
+	}
+	// Manila answers 300 Multiple Choices to GET /.
+	if err := openstack.Get(ctx, sc, manilaOp("discover_version"), root, nil, &body, http.StatusOK, http.StatusMultipleChoices); err != nil {
+		return fmt.Errorf("discovering the Manila microversion: %s", openstack.Describe(err))
+	}
+	for _, v := range body.Versions {
+		if !strings.HasPrefix(v.ID, "v2") {
+			continue
+		}
+		min, err1 := openstack.ParseMicroversion(v.Min)
+		max, err2 := openstack.ParseMicroversion(v.Version)
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("discovering the Manila microversion: v2 gives min_version %q, version %q", v.Min, v.Version)
+		}
+		r := openstack.VersionRange{Min: min, Max: max}
+		chosen, err := r.Negotiate(manilaOldest, manilaNewest)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.server, c.version = &r, chosen
+		c.mu.Unlock()
+		level.Info(c.logger).Log("msg", "Manila microversions discovered", "min", min, "max", max, "using", chosen)
+		return nil
+	}
+	return errors.New("discovering the Manila microversion: the server root lists no v2 API; is shared_file_system_endpoint_override the Manila URL?")
+}
+
+// CheckConfig validates share_type filters against the server once known.
+func (c *manilaCollector) CheckConfig(cfg *Config) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.server == nil {
+		return nil
+	}
+	return cfg.Manila.CheckServer(c.version)
+}
+
+func (c *manilaCollector) listPools(ctx context.Context, sc *gophercloud.ServiceClient, base string, detail bool, filter *ManilaFilter, operation string) ([]manilaPool, error) {
+	target := base + "scheduler-stats/pools"
+	if detail {
+		target += "/detail"
+	}
+	if filter != nil {
+		if q := filter.values().Encode(); q != "" {
+			target += "?" + q
+		}
+	}
+	var body struct {
+		Pools *[]manilaPool `json:"pools"`
+	}
+	headers := map[string]string{"X-OpenStack-Manila-API-Version": c.version.String()}
+	if err := openstack.Get(ctx, sc, manilaOp(operation), target, headers, &body); err != nil {
+		if openstack.StatusCode(err) == http.StatusNoContent {
+			return nil, errors.New("Manila answered 204 No Content: it received no valid token (with auth_strategy noauth, the token must be user:project)")
+		}
+		return nil, errors.New(openstack.Describe(err))
+	}
+	if body.Pools == nil {
+		return nil, errors.New("GET scheduler-stats/pools: the response has no pools list")
+	}
+	return *body.Pools, nil
+}
+
+// Update polls Manila once.
+func (c *manilaCollector) Update(ctx context.Context, cfg *Config, ch chan<- prometheus.Metric) error {
+	mcfg := &cfg.Manila
+	var root, base string
+	sc, err := c.session.ServiceClient(ctx, "shared-file-system", "sharev2")
+	if err == nil {
+		root, base, err = c.endpoints(sc)
+	}
+	if err == nil && c.server == nil {
+		err = c.discover(ctx, sc, root)
+	}
+	if err == nil && mcfg.Scope != nil {
+		err = mcfg.Scope.checkServer("manila.scope", c.version)
+	}
+	var pools []manilaPool
+	if err == nil {
+		operation := "list_pools"
+		if mcfg.Detail {
+			operation = "list_pools_detail"
+		}
+		pools, err = c.listPools(ctx, sc, base, mcfg.Detail, mcfg.Scope, operation)
+		if err != nil {
+			c.mu.Lock()
+			c.server = nil // discover again: the server may have changed
+			c.mu.Unlock()
+			err = fmt.Errorf("listing pools: %w", err)
+		}
+	}
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(manilaUpDesc, prometheus.GaugeValue, 0)
+		return err
+	}
+	ch <- prometheus.MustNewConstMetric(manilaUpDesc, prometheus.GaugeValue, 1)
+	ch <- prometheus.MustNewConstMetric(manilaVersDesc, prometheus.GaugeValue, 1, c.server.Min.String(), c.server.Max.String(), c.version.String())
+	emitPools(c.logger, pools, ch)
+	c.runQueries(ctx, sc, base, mcfg.Queries, ch)
+	return nil
+}
+
+func (c *manilaCollector) runQueries(ctx context.Context, sc *gophercloud.ServiceClient, base string, queries ManilaQueries, ch chan<- prometheus.Metric) {
+	type result struct {
+		n   int
+		err error
+	}
+	results := make([]result, len(queries))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4) // Manila's API often runs one worker
+	for i, q := range queries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if err := q.Filter.checkServer("manila.queries."+q.Name, c.version); err != nil {
+				results[i].err = fmt.Errorf("not sent, the server cannot run it: %w", err)
+				return
+			}
+			pools, err := c.listPools(ctx, sc, base, false, &q.Filter, "query_pools")
+			results[i] = result{len(pools), err}
+		}()
+	}
+	wg.Wait()
+	seen := map[string]string{}
+	for i, q := range queries {
+		r := results[i]
+		if r.err == nil {
+			if _, failed := c.queryErrors[q.Name]; failed {
+				level.Info(c.logger).Log("msg", "query succeeds again", "query", q.Name)
+			}
+			ch <- prometheus.MustNewConstMetric(manilaQuerySuccessDesc, prometheus.GaugeValue, 1, q.Name)
+			ch <- prometheus.MustNewConstMetric(manilaQueryPoolsDesc, prometheus.GaugeValue, float64(r.n), q.Name)
+			continue
+		}
+		msg := r.err.Error()
+		seen[q.Name] = msg
+		lvl := level.Error
+		if c.queryErrors[q.Name] == msg {
+			lvl = level.Debug
+		}
+		lvl(c.logger).Log("msg", "query failed", "query", q.Name, "filter", q.Filter.String(), "err", msg)
+		ch <- prometheus.MustNewConstMetric(manilaQuerySuccessDesc, prometheus.GaugeValue, 0, q.Name)
+	}
+	c.queryErrors = seen
+}
+
+func emitPools(logger log.Logger, pools []manilaPool, ch chan<- prometheus.Metric) {
+	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
+	}
+	type hostBackend struct{ host, backend string }
+	counts := map[hostBackend]int{}
+	seen := map[string]bool{}
+	for _, p := range pools {
+		if seen[p.Name] {
+			// name is unique in Manila; a repeat would be a duplicate series.
+			level.Warn(logger).Log("msg", "Manila listed a pool twice; keeping the first", "pool", p.Name)
+			continue
+		}
+		seen[p.Name] = true
+		counts[hostBackend{p.Host, p.Backend}]++
+		caps := capabilities(p.Capabilities)
+		gauge(manilaPoolInfoDesc, 1, p.Name, p.Host, p.Backend, p.Pool,
+			caps.text("share_backend_name"), caps.text("storage_protocol"), caps.text("vendor_name"), caps.text("driver_version"),
+			caps.text("driver_handles_share_servers"), caps.text("thin_provisioning"))
+		labels := []string{p.Name, p.Host, p.Backend, p.Pool}
+		for _, m := range []struct {
+			desc  *prometheus.Desc
+			key   string
+			scale float64
+		}{
+			{manilaTotalDesc, "total_capacity_gb", gib},
+			{manilaFreeDesc, "free_capacity_gb", gib},
+			{manilaAllocatedDesc, "allocated_capacity_gb", gib},
+			{manilaProvisionedDesc, "provisioned_capacity_gb", gib},
+			{manilaOversubDesc, "max_over_subscription_ratio", 1},
+			{manilaReservedDesc, "reserved_percentage", 0.01},
+			{manilaReservedSnapshotDesc, "reserved_snapshot_percentage", 0.01},
+			{manilaReservedExtendDesc, "reserved_share_extend_percentage", 0.01},
+		} {
+			if v, ok := caps.number(m.key); ok {
+				gauge(m.desc, v*m.scale, labels...)
+			}
+		}
+		if ts, ok := caps.timestamp("timestamp"); ok {
+			gauge(manilaTimestampDesc, ts, labels...)
+		}
+	}
+	keys := make([]hostBackend, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].host+"@"+keys[i].backend < keys[j].host+"@"+keys[j].backend })
+	for _, k := range keys {
+		gauge(manilaPoolsDesc, float64(counts[k]), k.host, k.backend)
+	}
+}
+
+// capabilities reads the loosely typed values drivers report.
+type capabilities map[string]json.RawMessage
+
+// number reads a number that may arrive as a JSON number or a string;
+// "infinite" is +Inf; "unknown", null, absent or anything else is absent.
+func (c capabilities) number(key string) (float64, bool) {
+	raw, ok := c[key]
+	if !ok || string(raw) == "null" {
+		return 0, false
+	}
+	var f float64
+	if json.Unmarshal(raw, &f) == nil {
+		return f, true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return 0, false
+	}
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "infinite":
+		return math.Inf(1), true
+	case "unknown", "":
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(f) {
+		return 0, false
+	}
+	return f, true
+}
+
+// text renders a capability for a label: strings as they are, booleans as
+// true/false, lists (thin_provisioning may be [true, false]) comma-joined.
+func (c capabilities) text(key string) string {
+	raw, ok := c[key]
+	if !ok {
+		return ""
+	}
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return ""
+	}
+	return capabilityText(v)
+}
+
+func capabilityText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case []any:
+		parts := make([]string, len(x))
+		for i, item := range x {
+			parts[i] = capabilityText(item)
+		}
+		return strings.Join(parts, ",")
+	}
+	data, _ := json.Marshal(v)
+	return string(data)
+}
+
+// timestamp reads the share service's report time: UTC, no zone suffix.
+func (c capabilities) timestamp(key string) (float64, bool) {
+	var s string
+	if raw, ok := c[key]; !ok || json.Unmarshal(raw, &s) != nil {
+		return 0, false
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05.999999999", time.RFC3339Nano, "2006-01-02 15:04:05.999999999"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return float64(t.UnixNano()) / 1e9, true
+		}
+	}
+	return 0, false
+}
