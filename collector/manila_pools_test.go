@@ -1,0 +1,214 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+const manilaProject = "0123456789abcdef0123456789abcdef"
+
+var manilaExamples = filepath.Join("testdata", "manila", "examples.json")
+
+func newTestManila(t testing.TB, endpoint string) *manilaCollector {
+	c, err := newManilaCollector(Deps{Logger: nopLogger(), Session: testSession(map[string]string{"shared_file_system": endpoint}, 5*time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.(*manilaCollector)
+}
+
+func pollManila(t testing.TB, c Collector, cfg *Config) ([]prometheus.Metric, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.Manila.Timeout))
+	defer cancel()
+	ch := make(chan prometheus.Metric)
+	var metrics []prometheus.Metric
+	done := make(chan struct{})
+	go func() {
+		for m := range ch {
+			metrics = append(metrics, m)
+		}
+		close(done)
+	}()
+	err := c.Update(ctx, cfg, ch)
+	close(ch)
+	<-done
+	return metrics, err
+}
+
+// The recorded pools: "infinite" and "unknown", string and fractional
+// numbers, absent optional keys, the same pool name on two hosts, and a
+// query the server rejects.
+func TestManilaPools(t *testing.T) {
+	srv := newFixtureServer(t, manilaExamples)
+	for _, endpoint := range []string{srv.URL + "/v2/" + manilaProject, srv.URL, srv.URL + "/v2/"} {
+		t.Run(strings.TrimPrefix(endpoint, srv.URL), func(t *testing.T) {
+			c := newTestManila(t, endpoint)
+			metrics, err := pollManila(t, c, mustConfig(t, "manila:\n  queries:\n    no_such_type: {share_type: nope}\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertGolden(t, metrics, "manila-examples")
+			problems, err := testutil.CollectAndLint(replay(metrics))
+			if err != nil || len(problems) > 0 {
+				t.Errorf("lint: %v %+v", err, problems)
+			}
+		})
+	}
+}
+
+// One request for the list and one per query, every poll, plus discovery
+// once.
+func TestManilaRequestsPerPoll(t *testing.T) {
+	srv := newFixtureServer(t, manilaExamples)
+	c := newTestManila(t, srv.URL+"/v2/"+manilaProject)
+	cfg := mustConfig(t, "manila:\n  queries:\n    no_such_type: {share_type: nope}\n")
+	for i := 0; i < 3; i++ {
+		if _, err := pollManila(t, c, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts := srv.requests()
+	if countMatching(counts, "GET / ") != 0 || countMatching(counts, "GET /") != 7 ||
+		countMatching(counts, "/pools/detail") != 3 || countMatching(counts, "share_type=nope") != 3 {
+		t.Errorf("requests:\n%s", describeCounts(counts))
+	}
+	if counts["GET /"] != 1 {
+		t.Errorf("discovery %d times", counts["GET /"])
+	}
+}
+
+// Without detail only the list and counts are read.
+func TestManilaWithoutDetail(t *testing.T) {
+	srv := newFixtureServer(t, manilaExamples)
+	c := newTestManila(t, srv.URL+"/v2/"+manilaProject)
+	metrics, err := pollManila(t, c, mustConfig(t, "manila:\n  detail: false\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP openstack_manila_pools Storage pools the Manila scheduler knows (within the configured scope), per share host and back end.
+# TYPE openstack_manila_pools gauge
+openstack_manila_pools{backend="alpha",host="rig-node1"} 3
+openstack_manila_pools{backend="alpha",host="rig-node2"} 2
+openstack_manila_pools{backend="beta",host="rig-node1"} 2
+`
+	if err := testutil.CollectAndCompare(replay(metrics), strings.NewReader(want), "openstack_manila_pools", "openstack_manila_pool_capacity_total_bytes"); err != nil {
+		t.Error(err)
+	}
+}
+
+// A server below 2.23 cannot filter by share type: the query is not sent,
+// and a reload that has one is rejected.
+func TestManilaOldServerShareType(t *testing.T) {
+	srv := newFixtureServer(t, manilaExamples)
+	srv.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/" {
+			return false
+		}
+		w.WriteHeader(http.StatusMultipleChoices)
+		fmt.Fprint(w, `{"versions": [{"id": "v2.0", "status": "CURRENT", "version": "2.22", "min_version": "2.0"}]}`)
+		return true
+	})
+	var logged strings.Builder
+	c := newTestManila(t, srv.URL+"/v2/"+manilaProject)
+	c.logger = logfmtTo(&logged)
+	cfg := mustConfig(t, "manila:\n  detail: false\n  queries:\n    gold: {share_type: gold}\n")
+	srv.load() // no recorded 2.22 answers: only the list is allowed below
+	srv.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case r.URL.Path == "/":
+			w.WriteHeader(http.StatusMultipleChoices)
+			fmt.Fprint(w, `{"versions": [{"id": "v2.0", "status": "CURRENT", "version": "2.22", "min_version": "2.0"}]}`)
+		case r.URL.RawQuery == "" && r.Header.Get("X-OpenStack-Manila-API-Version") == "2.22":
+			fmt.Fprint(w, `{"pools": []}`)
+		default:
+			t.Errorf("unexpected request %s?%s", r.URL.Path, r.URL.RawQuery)
+			http.Error(w, "unexpected", http.StatusBadRequest)
+		}
+		return true
+	})
+	metrics, err := pollManila(t, c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := testutil.ToFloat64(filterMetrics(metrics, "openstack_manila_query_success")); v != 0 {
+		t.Errorf("query_success %v", v)
+	}
+	if !strings.Contains(logged.String(), `err="not sent, the server cannot run it: manila.queries.gold.share_type: needs Manila microversion 2.23, the server offers up to 2.22`) {
+		t.Errorf("log:\n%s", logged.String())
+	}
+	if err := c.CheckConfig(cfg); err == nil {
+		t.Error("reload with a share_type query must be rejected against 2.22")
+	}
+}
+
+// Manila with its scheduler down holds the request (60 s) and then answers
+// 500; the poll gives up at its own timeout and reports up 0, and recovers.
+func TestManilaFaultsAndRecovery(t *testing.T) {
+	srv := newFixtureServer(t, manilaExamples)
+	c := newTestManila(t, srv.URL+"/v2/"+manilaProject)
+	cfg := mustConfig(t, "manila:\n  timeout: 300ms\n")
+	if _, err := pollManila(t, c, cfg); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	defer close(release)
+	for _, fault := range []struct {
+		name    string
+		handler func(w http.ResponseWriter, r *http.Request)
+		wantErr string
+	}{
+		{"scheduler down", func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}, "context deadline exceeded"},
+		{"500", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprint(w, `{"computeFault": {"code": 500, "message": "The server has either erred or is incapable of performing the requested operation."}}`)
+		}, "HTTP 500: The server has either erred or is incapable of performing the requested operation."},
+		{"no token", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) },
+			"Manila answered 204 No Content: it received no valid token"},
+		{"garbage", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"pools": "lots"}`) }, "cannot unmarshal"},
+		{"no pools key", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{}`) }, "the response has no pools list"},
+	} {
+		t.Run(fault.name, func(t *testing.T) {
+			srv.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
+				if !strings.Contains(r.URL.Path, "scheduler-stats") {
+					return false
+				}
+				fault.handler(w, r)
+				return true
+			})
+			start := time.Now()
+			metrics, err := pollManila(t, c, cfg)
+			if err == nil || !strings.Contains(err.Error(), fault.wantErr) {
+				t.Errorf("error %v, want %q", err, fault.wantErr)
+			}
+			if time.Since(start) > 5*time.Second {
+				t.Errorf("poll took %s", time.Since(start))
+			}
+			if err := testutil.CollectAndCompare(replay(metrics), strings.NewReader("# HELP openstack_manila_up 1 if the last poll of the Manila scheduler-stats pools succeeded, 0 if not.\n# TYPE openstack_manila_up gauge\nopenstack_manila_up 0\n")); err != nil {
+				t.Error(err)
+			}
+			srv.setHandler(nil)
+			metrics, err = pollManila(t, c, cfg)
+			if err != nil {
+				t.Fatalf("no recovery: %v", err)
+			}
+			if n := testutil.CollectAndCount(replay(metrics), "openstack_manila_pool_info"); n != 7 {
+				t.Errorf("%d pools after recovery", n)
+			}
+		})
+	}
+}
