@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -142,6 +143,31 @@ func yamlKeys(t reflect.Type) map[string]bool {
 		}
 	}
 	return keys
+}
+
+var queryNamePattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:-]*$`)
+
+// eachQuery walks a "queries" mapping of name to filters, in file order,
+// checking the names; decode reads one query's body.
+func eachQuery(node *yaml.Node, section string, decode func(name, path string, body *yaml.Node) error) error {
+	if node.Kind != yaml.MappingNode {
+		return errorAt(section, "line %d: expected a mapping of query names to filters", node.Line)
+	}
+	seen := map[string]bool{}
+	for i := 0; i < len(node.Content); i += 2 {
+		name, line := node.Content[i].Value, node.Content[i].Line
+		if seen[name] {
+			return errorAt(section, "line %d: query %q is defined twice", line, name)
+		}
+		seen[name] = true
+		if !queryNamePattern.MatchString(name) {
+			return errorAt(section, "line %d: query name %q must start with a letter, digit or _ and contain only letters, digits, _ . : -", line, name)
+		}
+		if err := decode(name, section+"."+name, node.Content[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Duration is a time.Duration written as "30s", "5m" or "1h" in the file.

@@ -28,7 +28,7 @@ import (
 	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector/openstack"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden .prom files from the current output")
+var updateGolden = flag.Bool("update", false, "rewrite the golden .prom files from the current output")
 
 // interaction is one recorded request and response of a real server (see
 // e2e/placement/README.md for how the cassettes are recorded).
@@ -218,22 +218,10 @@ func testSession(overrides map[string]string, timeout time.Duration) *openstack.
 	}, openstack.NewAPIMetrics(), timeout)
 }
 
-// poll runs one Update and returns what it sent.
+// poll runs one Update without a deadline.
 func poll(t testing.TB, c Collector, cfg *Config) ([]prometheus.Metric, error) {
 	t.Helper()
-	ch := make(chan prometheus.Metric)
-	var metrics []prometheus.Metric
-	done := make(chan struct{})
-	go func() {
-		for m := range ch {
-			metrics = append(metrics, m)
-		}
-		close(done)
-	}()
-	err := c.Update(context.Background(), cfg, ch)
-	close(ch)
-	<-done
-	return metrics, err
+	return update(context.Background(), c, cfg)
 }
 
 // replay serves a fixed set of metrics, so that comparing against a golden
@@ -272,7 +260,7 @@ func exposition(t testing.TB, metrics []prometheus.Metric, names ...string) stri
 func assertGolden(t *testing.T, metrics []prometheus.Metric, name string) {
 	t.Helper()
 	path := filepath.Join("testdata", name+".prom")
-	if *update {
+	if *updateGolden {
 		if err := os.WriteFile(path, []byte(exposition(t, metrics)), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -18,19 +18,7 @@ func pollWithTimeout(t testing.TB, c Collector, cfg *Config) ([]prometheus.Metri
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.Placement.Timeout))
 	defer cancel()
-	ch := make(chan prometheus.Metric)
-	var metrics []prometheus.Metric
-	done := make(chan struct{})
-	go func() {
-		for m := range ch {
-			metrics = append(metrics, m)
-		}
-		close(done)
-	}()
-	err := c.Update(ctx, cfg, ch)
-	close(ch)
-	<-done
-	return metrics, err
+	return update(ctx, c, cfg)
 }
 
 // filterMetrics keeps the metrics of one family.

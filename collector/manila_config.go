@@ -192,25 +192,13 @@ type ManilaQueries []ManilaQuery
 
 // UnmarshalYAML reads a mapping of query name to filters.
 func (qs *ManilaQueries) UnmarshalYAML(node *yaml.Node) error {
-	if node.Kind != yaml.MappingNode {
-		return errorAt("manila.queries", "line %d: expected a mapping of query names to filters", node.Line)
-	}
-	seen := map[string]bool{}
-	for i := 0; i < len(node.Content); i += 2 {
-		name := node.Content[i].Value
-		if !queryNamePattern.MatchString(name) {
-			return errorAt("manila.queries", "line %d: query name %q must start with a letter, digit or _ and contain only letters, digits, _ . : -", node.Content[i].Line, name)
-		}
-		if seen[name] {
-			return errorAt("manila.queries", "line %d: query %q is defined twice", node.Content[i].Line, name)
-		}
-		seen[name] = true
+	return eachQuery(node, "manila.queries", func(name, path string, body *yaml.Node) error {
 		type plain ManilaFilter
 		var f plain
-		if err := decodeStrict(node.Content[i+1], "manila.queries."+name, &f); err != nil {
+		if err := decodeStrict(body, path, &f); err != nil {
 			return err
 		}
 		*qs = append(*qs, ManilaQuery{Name: name, Filter: ManilaFilter(f)})
-	}
-	return nil
+		return nil
+	})
 }

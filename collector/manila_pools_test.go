@@ -29,19 +29,7 @@ func pollManila(t testing.TB, c Collector, cfg *Config) ([]prometheus.Metric, er
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.Manila.Timeout))
 	defer cancel()
-	ch := make(chan prometheus.Metric)
-	var metrics []prometheus.Metric
-	done := make(chan struct{})
-	go func() {
-		for m := range ch {
-			metrics = append(metrics, m)
-		}
-		close(done)
-	}()
-	err := c.Update(ctx, cfg, ch)
-	close(ch)
-	<-done
-	return metrics, err
+	return update(ctx, c, cfg)
 }
 
 // The recorded pools: "infinite" and "unknown", string and fractional

@@ -160,24 +160,9 @@ type PlacementQuery struct {
 // PlacementQueries keeps the queries in file order.
 type PlacementQueries []PlacementQuery
 
-var queryNamePattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:-]*$`)
-
 // UnmarshalYAML reads a mapping of query name to filters.
 func (qs *PlacementQueries) UnmarshalYAML(node *yaml.Node) error {
-	if node.Kind != yaml.MappingNode {
-		return errorAt("placement.queries", "line %d: expected a mapping of query names to filters", node.Line)
-	}
-	seen := map[string]bool{}
-	for i := 0; i < len(node.Content); i += 2 {
-		name := node.Content[i].Value
-		path := "placement.queries." + name
-		if seen[name] {
-			return errorAt("placement.queries", "line %d: query %q is defined twice", node.Content[i].Line, name)
-		}
-		seen[name] = true
-		if !queryNamePattern.MatchString(name) {
-			return errorAt("placement.queries", "line %d: query name %q must start with a letter, digit or _ and contain only letters, digits, _ . : -", node.Content[i].Line, name)
-		}
+	return eachQuery(node, "placement.queries", func(name, path string, node *yaml.Node) error {
 		var body struct {
 			Name          StringList `yaml:"name"`
 			UUID          StringList `yaml:"uuid"`
@@ -187,13 +172,13 @@ func (qs *PlacementQueries) UnmarshalYAML(node *yaml.Node) error {
 			Required      StringList `yaml:"required"`
 			ExportMembers bool       `yaml:"export_members"`
 		}
-		if err := decodeStrict(node.Content[i+1], path, &body); err != nil {
+		if err := decodeStrict(node, path, &body); err != nil {
 			return err
 		}
 		filter := PlacementFilter{body.Name, body.UUID, body.MemberOf, body.Resources, body.InTree, body.Required}
 		*qs = append(*qs, PlacementQuery{Name: name, Filter: filter, ExportMembers: body.ExportMembers})
-	}
-	return nil
+		return nil
+	})
 }
 
 func (q PlacementQuery) validate(path string) error {

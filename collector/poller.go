@@ -118,18 +118,7 @@ func (p *Poller) PollOnce(ctx context.Context, name string, c Collector) {
 	defer cancel()
 
 	start := p.now()
-	ch := make(chan prometheus.Metric, 256)
-	var metrics []prometheus.Metric
-	done := make(chan struct{})
-	go func() {
-		for m := range ch {
-			metrics = append(metrics, m)
-		}
-		close(done)
-	}()
-	err := c.Update(ctx, cfg, ch)
-	close(ch)
-	<-done
+	metrics, err := update(ctx, c, cfg)
 	end := p.now()
 
 	logger := log.With(p.logger, "collector", name)
@@ -150,6 +139,23 @@ func (p *Poller) PollOnce(ctx context.Context, name string, c Collector) {
 		s.lastSuccess = end
 	}
 	p.snapshots[name] = s
+}
+
+// update runs one Update and returns what it sent.
+func update(ctx context.Context, c Collector, cfg *Config) ([]prometheus.Metric, error) {
+	ch := make(chan prometheus.Metric, 256)
+	var metrics []prometheus.Metric
+	done := make(chan struct{})
+	go func() {
+		for m := range ch {
+			metrics = append(metrics, m)
+		}
+		close(done)
+	}()
+	err := c.Update(ctx, cfg, ch)
+	close(ch)
+	<-done
+	return metrics, err
 }
 
 // Ready reports whether every collector has completed its first poll.

@@ -105,17 +105,11 @@ func run(args []string) int {
 	poller := collector.NewPoller(logger, safeConfig, collectors)
 	reloader := newReloader(logger, *configFile, safeConfig, collectors, poller)
 
-	registry := prometheus.NewRegistry()
+	registry := newRegistry(poller, reloader, apiMetrics)
 	registry.MustRegister(
-		versioncollector.NewCollector("openstack_capacity_exporter"),
 		promcollectors.NewProcessCollector(promcollectors.ProcessCollectorOpts{}),
 		promcollectors.NewGoCollector(),
-		poller,
 	)
-	reloader.mustRegister(registry)
-	if err := apiMetrics.Register(registry); err != nil {
-		panic(err)
-	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -168,6 +162,18 @@ func run(args []string) int {
 		level.Warn(logger).Log("msg", "HTTP server shutdown", "err", err)
 	}
 	return 0
+}
+
+// newRegistry holds the exporter's own metrics; the collectors' snapshots
+// are served beside it by the poller's handler.
+func newRegistry(poller *collector.Poller, reloader *reloader, apiMetrics *openstack.APIMetrics) *prometheus.Registry {
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(versioncollector.NewCollector("openstack_capacity_exporter"), poller)
+	reloader.mustRegister(registry)
+	if err := apiMetrics.Register(registry); err != nil {
+		panic(err) // the names are fixed: a clash is a programming error
+	}
+	return registry
 }
 
 func newLogger(lvl, format string) log.Logger {

@@ -1,17 +1,26 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector"
+	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector/openstack"
 )
 
 func writeFile(t *testing.T, name, text string) string {
@@ -73,5 +82,81 @@ func TestReload(t *testing.T) {
 	r.serveHTTP(rec, httptest.NewRequest(http.MethodGet, "/-/reload", nil))
 	if rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("GET answered %d", rec.Code)
+	}
+}
+
+// fakePlacement stands in for the Placement collector so the exporter's own
+// metrics can be shown in a golden file.
+type fakePlacement struct{}
+
+func (fakePlacement) Update(context.Context, *collector.Config, chan<- prometheus.Metric) error {
+	return nil
+}
+
+var updateGolden = flag.Bool("update", false, "rewrite testdata/exporter-self.prom")
+
+// The exporter's own metrics (what the dashboards' health panels and the
+// alerts use), after one poll and one API request.
+func TestExporterSelfMetrics(t *testing.T) {
+	safe := collector.NewSafeConfig(collector.DefaultConfig())
+	poller := collector.NewPoller(log.NewNopLogger(), safe, map[string]collector.Collector{"placement": fakePlacement{}})
+	poller.PollOnce(context.Background(), "placement", fakePlacement{})
+	r := newReloader(log.NewNopLogger(), "", safe, nil, poller)
+	api := openstack.NewAPIMetrics()
+	reg := newRegistry(poller, r, api)
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "{}") }))
+	defer srv.Close()
+	session := openstack.NewSession(&openstack.Cloud{AuthType: openstack.AuthTypeNone, EndpointOverrides: map[string]string{"placement": srv.URL}, TLS: &tls.Config{}}, api, time.Second)
+	sc, err := session.ServiceClient(context.Background(), "placement")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	if err := openstack.Get(context.Background(), sc, openstack.Operation{Service: "placement", Name: "list_resource_providers"}, sc.ServiceURL("resource_providers"), nil, &out); err != nil {
+		t.Fatal(err)
+	}
+
+	path := filepath.Join("testdata", "exporter-self.prom")
+	if *updateGolden {
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		for _, mf := range families {
+			if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// Durations, timestamps and the Go version vary from run to run: those
+	// families are in the golden file for their names, compared by count.
+	stable := []string{
+		"openstack_capacity_exporter_api_requests_total",
+		"openstack_capacity_exporter_collector_poll_interval_seconds",
+		"openstack_capacity_exporter_collector_success",
+		"openstack_capacity_exporter_config_last_reload_successful",
+	}
+	if err := testutil.GatherAndCompare(reg, f, stable...); err != nil {
+		t.Error(err)
+	}
+	for _, name := range []string{"openstack_capacity_exporter_build_info", "openstack_capacity_exporter_collector_duration_seconds",
+		"openstack_capacity_exporter_collector_last_success_timestamp_seconds", "openstack_capacity_exporter_config_last_reload_success_timestamp_seconds",
+		"openstack_capacity_exporter_api_request_duration_seconds"} {
+		if n, err := testutil.GatherAndCount(reg, name); err != nil || n != 1 {
+			t.Errorf("%s: %d series, %v", name, n, err)
+		}
 	}
 }
