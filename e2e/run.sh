@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
-# The real-server suite: installs Debian's Placement (and Manila) on
-# loopback, then runs the end-to-end tests (build tag e2e) against them with
-# the built exporter. Everything it starts is stopped on exit.
+# The real-server suite: installs Debian's Placement, Manila (with RabbitMQ
+# and PostgreSQL) and Prometheus, starts them on 127.0.0.1, and runs the
+# end-to-end tests (build tag e2e) against them with the built exporter.
+# Everything it starts is stopped on exit. Extra arguments go to go test
+# (e.g. -run Placement).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 
 "$here/placement/install.sh"
+"$here/manila/install.sh"
+PROMETHEUS_BIN="$(dirname "$(bash "$repo/.ci/install-promtool.sh")")/prometheus"
+export PROMETHEUS_BIN
+
 cleanup() {
 	"$here/placement/stop.sh" >/dev/null 2>&1 || true
+	"$here/manila/stop.sh" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
+"$here/manila/start.sh"
+
 cd "$repo"
-go test -tags e2e -count=1 -v -timeout 40m ./e2e/ "$@"
+go test -tags e2e -count=1 -v -timeout 60m ./e2e/ "$@"
