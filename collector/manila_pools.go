@@ -36,6 +36,9 @@ var (
 
 const gib = 1 << 30 // Manila's "GB" are GiB
 
+// errRejected marks a request Manila refused as malformed (400).
+var errRejected = errors.New("rejected by Manila")
+
 var (
 	poolLabels     = []string{"name", "host", "backend", "pool"}
 	manilaUpDesc   = prometheus.NewDesc("openstack_manila_up", "1 if the last poll of the Manila scheduler-stats pools succeeded, 0 if not.", nil, nil)
@@ -194,6 +197,11 @@ func (c *manilaCollector) listPools(ctx context.Context, sc *gophercloud.Service
 		if openstack.StatusCode(err) == http.StatusNoContent {
 			return nil, errors.New("Manila answered 204 No Content: it received no valid token (with auth_strategy noauth, the token must be user:project)")
 		}
+		if openstack.StatusCode(err) == http.StatusBadRequest {
+			// The request itself is wrong (an unknown share type, say):
+			// nothing a new discovery would change.
+			return nil, fmt.Errorf("%w: %s", errRejected, openstack.Describe(err))
+		}
 		return nil, errors.New(openstack.Describe(err))
 	}
 	if body.Pools == nil {
@@ -224,9 +232,11 @@ func (c *manilaCollector) Update(ctx context.Context, cfg *Config, ch chan<- pro
 		}
 		pools, err = c.listPools(ctx, sc, base, mcfg.Detail, mcfg.Scope, operation)
 		if err != nil {
-			c.mu.Lock()
-			c.server = nil // discover again: the server may have changed
-			c.mu.Unlock()
+			if !errors.Is(err, errRejected) {
+				c.mu.Lock()
+				c.server = nil // discover again: the server may have changed
+				c.mu.Unlock()
+			}
 			err = fmt.Errorf("listing pools: %w", err)
 		}
 	}
