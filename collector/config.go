@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -168,6 +169,23 @@ func eachQuery(node *yaml.Node, section string, decode func(name, path string, b
 		}
 	}
 	return nil
+}
+
+// readableQuery is a query string for logs: keys sorted, repeated keys in
+// order, nothing escaped.
+func readableQuery(v url.Values) string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		for _, value := range v[k] {
+			parts = append(parts, k+"="+value)
+		}
+	}
+	return strings.Join(parts, "&")
 }
 
 // Duration is a time.Duration written as "30s", "5m" or "1h" in the file.

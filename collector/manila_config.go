@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/url"
 	"regexp/syntax"
-	"sort"
 	"strings"
 	"time"
 
@@ -167,19 +166,7 @@ func (f *ManilaFilter) values() url.Values {
 }
 
 // String shows the filter as the query string Manila receives.
-func (f *ManilaFilter) String() string {
-	v := f.values()
-	keys := make([]string, 0, len(v))
-	for k := range v {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		parts = append(parts, k+"="+v.Get(k))
-	}
-	return strings.Join(parts, "&")
-}
+func (f *ManilaFilter) String() string { return readableQuery(f.values()) }
 
 // ManilaQuery is a named pool filter whose matching pools are counted.
 type ManilaQuery struct {

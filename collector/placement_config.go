@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -375,18 +374,4 @@ func (f *PlacementFilter) values() url.Values {
 }
 
 // String shows the filter as the query string Placement receives.
-func (f *PlacementFilter) String() string {
-	keys := f.values()
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	var parts []string
-	for _, k := range names {
-		for _, v := range keys[k] {
-			parts = append(parts, k+"="+v)
-		}
-	}
-	return strings.Join(parts, "&")
-}
+func (f *PlacementFilter) String() string { return readableQuery(f.values()) }
