@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -208,5 +209,47 @@ func TestSessionKeystoneDownRecovers(t *testing.T) {
 	down.Store(false)
 	if _, err := s.ServiceClient(context.Background(), "placement"); err != nil {
 		t.Fatalf("no recovery: %v", err)
+	}
+}
+
+// cacert and insecure from clouds.yaml decide whether a server certificate
+// is trusted.
+func TestSessionTLS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{}`) }))
+	defer srv.Close()
+	dir := t.TempDir()
+	ca := dir + "/ca.pem"
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, extra string
+		ok          bool
+	}{
+		{"untrusted", "", false},
+		{"cacert", "cacert: " + ca, true},
+		{"verify false", "verify: false", true},
+		{"insecure", "insecure: true", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			writeClouds(t, "clouds:\n  c:\n    auth_type: none\n    placement_endpoint_override: "+srv.URL+"\n    "+tc.extra+"\n", "")
+			cloud, err := LoadCloud("c")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := NewSession(cloud, NewAPIMetrics(), time.Second)
+			sc, err := s.ServiceClient(context.Background(), "placement")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out map[string]any
+			err = Get(context.Background(), sc, Operation{"placement", "x"}, sc.ServiceURL("x"), nil, &out)
+			if tc.ok && err != nil {
+				t.Errorf("refused: %v", err)
+			}
+			if !tc.ok && (err == nil || !strings.Contains(err.Error(), "certificate")) {
+				t.Errorf("an untrusted certificate was accepted: %v", err)
+			}
+		})
 	}
 }
