@@ -200,3 +200,39 @@ func TestManilaFaultsAndRecovery(t *testing.T) {
 		})
 	}
 }
+
+// The real rig's pools and every query form: host as a prefix and exact,
+// back end, pool, name, share type by name and by id, a combination, and
+// a share type Manila does not know.
+func TestManilaRigQueries(t *testing.T) {
+	cassette := filepath.Join("testdata", "manila", "rig.json")
+	// Share type ids are random per rig: take alpha's from the recording.
+	alphaID := ""
+	for _, it := range loadCassette(t, cassette) {
+		if id, ok := strings.CutPrefix(it.Query, "share_type="); ok && len(id) == 36 {
+			alphaID = id
+		}
+	}
+	if alphaID == "" {
+		t.Fatal("the cassette has no share_type=<id> request")
+	}
+	srv := newFixtureServer(t, cassette)
+	c := newTestManila(t, srv.URL+"/v2/"+manilaProject)
+	metrics, err := pollManila(t, c, mustConfig(t, `
+manila:
+  queries:
+    node1_prefix: {host: rig-node1}
+    node1_exact: {host: rig-node1, exact: true}
+    alpha_backend: {backend: alpha}
+    pools_a0: {pool: a0}
+    by_name: {name: "rig-node1@alpha#a1"}
+    alpha_type: {share_type: alpha}
+    alpha_type_by_id: {share_type: `+alphaID+`}
+    node1_beta: {host: "rig-node1$", backend: beta}
+    no_such_type: {share_type: nope}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertGolden(t, metrics, "manila-rig")
+}
