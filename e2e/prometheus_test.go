@@ -257,15 +257,16 @@ manila:
 
 	t.Run("resource class exhausted", func(t *testing.T) {
 		// cn1-numa1-gpu0 holds the cloud's only CUSTOM_GPU_A100: capacity
-		// (8 - 1) * 1 = 7, 2 used; take 5 more.
+		// (8 - 1) * 1 = 7, 2 used, allocations of 2 or 4; take 4 more: 86%,
+		// past the 85% warning threshold.
 		placementDo(t, http.MethodPut, "/allocations/30000000-0000-4000-8000-000000000077", map[string]any{
-			"allocations":         map[string]any{cn1Gpu0: map[string]any{"resources": map[string]int{"CUSTOM_GPU_A100": 5}}},
+			"allocations":         map[string]any{cn1Gpu0: map[string]any{"resources": map[string]int{"CUSTOM_GPU_A100": 4}}},
 			"project_id":          projectID,
 			"user_id":             projectID,
 			"consumer_generation": nil,
 			"consumer_type":       "INSTANCE",
 		})
-		took := prom.waitFiring(60*time.Second, "OpenStackPlacementResourceClassNearlyExhausted", labels("resource_class", "CUSTOM_GPU_A100", "severity", "critical"))
+		took := prom.waitFiring(60*time.Second, "OpenStackPlacementResourceClassNearlyExhausted", labels("resource_class", "CUSTOM_GPU_A100", "severity", "warning"))
 		t.Logf("fired %s after the allocation", took.Round(100*time.Millisecond))
 		if prom.firing("OpenStackPlacementResourceClassNearlyExhausted", labels("resource_class", "VCPU")) {
 			t.Error("VCPU is far from exhausted but its alert fires")
