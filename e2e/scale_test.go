@@ -3,8 +3,11 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -133,4 +136,92 @@ func peakRSS(t *testing.T, pid int) string {
 		}
 	}
 	return "unknown"
+}
+
+// TestManilaScale: 1,000 pools on the real Manila (one host, two back
+// ends), two queries. Asserts the request count per poll and reports the
+// timings and memory.
+func TestManilaScale(t *testing.T) {
+	ensureManila(t)
+	poolsFile := filepath.Join(envOr("MANILA_STATE_DIR", "/tmp/oce-e2e/manila"), "pools.json")
+	original, err := os.ReadFile(poolsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = os.WriteFile(poolsFile, original, 0o644)
+		run(t, "e2e/manila/ctl.sh", "refresh", "120")
+	})
+	backends := map[string][]map[string]any{}
+	for i := 0; i < 1000; i++ {
+		backend := []string{"alpha", "beta"}[i%2]
+		backends[backend] = append(backends[backend], map[string]any{
+			"pool_name": fmt.Sprintf("p%04d", i), "total_capacity_gb": 1000, "free_capacity_gb": 500 + i%400,
+			"allocated_capacity_gb": 100, "reserved_percentage": 5, "reserved_snapshot_percentage": 0, "reserved_share_extend_percentage": 0,
+		})
+	}
+	data, err := json.Marshal(map[string]any{"rig-node1": backends, "rig-node10": map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(poolsFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	run(t, "e2e/manila/ctl.sh", "refresh", "180")
+	t.Logf("rig serves 1,000 pools after %s", time.Since(start).Round(time.Second))
+
+	e := startExporter(t, bothClouds(), `manila:
+  interval: 5s
+  timeout: 30s
+  queries:
+    alpha: {backend: alpha}
+    node1: {host: rig-node1, exact: true}
+`, "--collector.manila", "--no-collector.placement")
+	e.eventually(60*time.Second, "1,000 pools", all(
+		expect("openstack_manila_pools", labels("host", "rig-node1", "backend", "alpha"), 500),
+		expect("openstack_manila_pools", labels("host", "rig-node1", "backend", "beta"), 500),
+		expect("openstack_manila_query_pools", labels("query", "alpha"), 500),
+		expect("openstack_manila_query_pools", labels("query", "node1"), 1000),
+	))
+	lastSuccess := func(m metrics) float64 {
+		v, _ := m.value("openstack_capacity_exporter_collector_last_success_timestamp_seconds", labels("collector", "manila"))
+		return v
+	}
+	waitForPollEnd := func() metrics {
+		t.Helper()
+		before := lastSuccess(mustScrape(t, e))
+		var got metrics
+		e.eventually(30*time.Second, "a poll to end", func(m metrics) string {
+			if lastSuccess(m) == before {
+				return "waiting for the next poll to end"
+			}
+			got = m
+			return ""
+		})
+		return got
+	}
+	requests := func(m metrics) (n float64) {
+		for _, metric := range m["openstack_capacity_exporter_api_requests_total"].GetMetric() {
+			n += metric.GetCounter().GetValue()
+		}
+		return n
+	}
+	before := waitForPollEnd()
+	after := waitForPollEnd()
+	if n := requests(after) - requests(before); n != 3 {
+		t.Errorf("a poll made %v requests, want 3 (pools/detail and one per query)", n)
+	}
+	pollSeconds, _ := after.value("openstack_capacity_exporter_collector_duration_seconds", labels("collector", "manila"))
+	scrape := timeN(t, 20, func() {
+		req, _ := http.NewRequest(http.MethodGet, e.url+"/metrics", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		drain(resp)
+	})
+	t.Logf("1,000 pools: %v requests per poll, poll %.3f s, GET /metrics (gzip) median %s, exporter peak RSS %s",
+		requests(after)-requests(before), pollSeconds, scrape, peakRSS(t, e.cmd.Process.Pid))
 }
