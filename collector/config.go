@@ -171,6 +171,17 @@ func eachQuery(node *yaml.Node, section string, decode func(name, path string, b
 	return nil
 }
 
+// validateSchedule checks a section's interval and timeout.
+func validateSchedule(path string, interval, timeout Duration) error {
+	if interval < Duration(time.Second) {
+		return errorAt(path+".interval", "must be at least 1s (got %s)", time.Duration(interval))
+	}
+	if timeout <= 0 {
+		return errorAt(path+".timeout", "must be positive (got %s); it bounds a whole poll", time.Duration(timeout))
+	}
+	return nil
+}
+
 // readableQuery is a query string for logs: keys sorted, repeated keys in
 // order, nothing escaped.
 func readableQuery(v url.Values) string {

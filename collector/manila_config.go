@@ -42,11 +42,8 @@ func (c *ManilaConfig) setDefaults() {
 }
 
 func (c *ManilaConfig) validate(path string) error {
-	if c.Interval < Duration(time.Second) {
-		return errorAt(path+".interval", "must be at least 1s (got %s)", time.Duration(c.Interval))
-	}
-	if c.Timeout <= 0 {
-		return errorAt(path+".timeout", "must be positive (got %s); it bounds a whole poll", time.Duration(c.Timeout))
+	if err := validateSchedule(path, c.Interval, c.Timeout); err != nil {
+		return err
 	}
 	if c.Scope != nil {
 		if err := c.Scope.validate(path + ".scope"); err != nil {

@@ -75,11 +75,8 @@ func (c *PlacementConfig) setDefaults() {
 }
 
 func (c *PlacementConfig) validate(path string) error {
-	if c.Interval < Duration(time.Second) {
-		return errorAt(path+".interval", "must be at least 1s (got %s)", time.Duration(c.Interval))
-	}
-	if c.Timeout <= 0 {
-		return errorAt(path+".timeout", "must be positive (got %s); it bounds a whole poll", time.Duration(c.Timeout))
+	if err := validateSchedule(path, c.Interval, c.Timeout); err != nil {
+		return err
 	}
 	if c.Concurrency < 1 || c.Concurrency > 256 {
 		return errorAt(path+".concurrency", "must be between 1 and 256 (got %d)", c.Concurrency)

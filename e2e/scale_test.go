@@ -49,30 +49,11 @@ func TestPlacementScale(t *testing.T) {
 
 	// Steady state: count requests between the ends of two polls, scraping
 	// right after each poll ends (the next starts 10 s after).
-	waitForPollEnd := func() metrics {
-		t.Helper()
-		start, _ := mustScrape(t, e).value("openstack_capacity_exporter_collector_last_success_timestamp_seconds", labels("collector", "placement"))
-		var got metrics
-		e.eventually(40*time.Second, "a poll to end", func(m metrics) string {
-			if ts, _ := m.value("openstack_capacity_exporter_collector_last_success_timestamp_seconds", labels("collector", "placement")); ts == start {
-				return "waiting for the next poll to end"
-			}
-			got = m
-			return ""
-		})
-		return got
-	}
-	sum := func(m metrics) (total float64) {
-		for _, metric := range m["openstack_capacity_exporter_api_requests_total"].GetMetric() {
-			total += metric.GetCounter().GetValue()
-		}
-		return total
-	}
-	before := waitForPollEnd()
-	waitForPollEnd()
-	after := waitForPollEnd()
+	before := e.waitForPollEnd("placement")
+	e.waitForPollEnd("placement")
+	after := e.waitForPollEnd("placement")
 	polls := 2
-	total, totalBefore := sum(after), sum(before)
+	total, totalBefore := totalRequests(after), totalRequests(before)
 	steadyDuration, _ := after.value("openstack_capacity_exporter_collector_duration_seconds", labels("collector", "placement"))
 	t.Logf("steady state: %v requests over %d polls; last poll %.3f s", total-totalBefore, polls, steadyDuration)
 	if total-totalBefore != float64(polls) {
@@ -101,6 +82,34 @@ func TestPlacementScale(t *testing.T) {
 	})
 	t.Logf("GET /metrics (gzip): median %s; GET /resource_providers: median %s", scrapes, lists)
 	t.Logf("exporter peak RSS: %s", peakRSS(t, e.cmd.Process.Pid))
+}
+
+// waitForPollEnd waits for the collector's next successful poll to end and
+// returns the scrape taken right after it.
+func (e *exporter) waitForPollEnd(collector string) metrics {
+	e.t.Helper()
+	lastSuccess := func(m metrics) float64 {
+		v, _ := m.value("openstack_capacity_exporter_collector_last_success_timestamp_seconds", labels("collector", collector))
+		return v
+	}
+	before := lastSuccess(mustScrape(e.t, e))
+	var got metrics
+	e.eventually(40*time.Second, collector+" poll to end", func(m metrics) string {
+		if lastSuccess(m) == before {
+			return "waiting for the next poll to end"
+		}
+		got = m
+		return ""
+	})
+	return got
+}
+
+// totalRequests sums the exporter's requests to OpenStack.
+func totalRequests(m metrics) (n float64) {
+	for _, metric := range m["openstack_capacity_exporter_api_requests_total"].GetMetric() {
+		n += metric.GetCounter().GetValue()
+	}
+	return n
 }
 
 func drain(resp *http.Response) {
@@ -185,32 +194,9 @@ func TestManilaScale(t *testing.T) {
 		expect("openstack_manila_query_pools", labels("query", "alpha"), 500),
 		expect("openstack_manila_query_pools", labels("query", "node1"), 1000),
 	))
-	lastSuccess := func(m metrics) float64 {
-		v, _ := m.value("openstack_capacity_exporter_collector_last_success_timestamp_seconds", labels("collector", "manila"))
-		return v
-	}
-	waitForPollEnd := func() metrics {
-		t.Helper()
-		before := lastSuccess(mustScrape(t, e))
-		var got metrics
-		e.eventually(30*time.Second, "a poll to end", func(m metrics) string {
-			if lastSuccess(m) == before {
-				return "waiting for the next poll to end"
-			}
-			got = m
-			return ""
-		})
-		return got
-	}
-	requests := func(m metrics) (n float64) {
-		for _, metric := range m["openstack_capacity_exporter_api_requests_total"].GetMetric() {
-			n += metric.GetCounter().GetValue()
-		}
-		return n
-	}
-	before := waitForPollEnd()
-	after := waitForPollEnd()
-	if n := requests(after) - requests(before); n != 3 {
+	before := e.waitForPollEnd("manila")
+	after := e.waitForPollEnd("manila")
+	if n := totalRequests(after) - totalRequests(before); n != 3 {
 		t.Errorf("a poll made %v requests, want 3 (pools/detail and one per query)", n)
 	}
 	pollSeconds, _ := after.value("openstack_capacity_exporter_collector_duration_seconds", labels("collector", "manila"))
@@ -224,5 +210,5 @@ func TestManilaScale(t *testing.T) {
 		drain(resp)
 	})
 	t.Logf("1,000 pools: %v requests per poll, poll %.3f s, GET /metrics (gzip) median %s, exporter peak RSS %s",
-		requests(after)-requests(before), pollSeconds, scrape, peakRSS(t, e.cmd.Process.Pid))
+		totalRequests(after)-totalRequests(before), pollSeconds, scrape, peakRSS(t, e.cmd.Process.Pid))
 }
