@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -62,21 +63,11 @@ func (p *Poller) Handler(reg prometheus.Gatherer, logger log.Logger, maxInFlight
 		} else {
 			_, _ = w.Write(own.Bytes())
 		}
-		// Snapshots are never modified once stored: hold the lock only to
-		// pick them, not while a slow scraper reads.
-		p.mu.RLock()
-		var snapshots []*snapshot
-		for _, name := range p.names() {
-			if s := p.snapshots[name]; s != nil {
-				snapshots = append(snapshots, s)
-			}
-		}
-		p.mu.RUnlock()
-		for _, s := range snapshots {
+		for _, s := range p.latest() {
 			if gz {
 				_, _ = w.Write(s.gzipped)
 			} else {
-				_, _ = w.Write(s.text)
+				_, _ = io.Copy(w, s.text())
 			}
 		}
 	})

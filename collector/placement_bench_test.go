@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -134,7 +136,11 @@ func BenchmarkPlacementServeMetrics(b *testing.B) {
 		size = rec.Body.Len()
 	}
 	b.ReportMetric(float64(size), "bytes/scrape")
-	b.ReportMetric(float64(len(p.snapshots["placement"].text)), "uncompressed-bytes")
+	uncompressed, err := io.Copy(io.Discard, p.snapshots["placement"].text())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(uncompressed), "uncompressed-bytes")
 }
 
 // BenchmarkPlacementListRequest: one GET /resource_providers of the same
@@ -156,4 +162,23 @@ func BenchmarkPlacementListRequest(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkPlacementRetainedMemory10k: what a 10,000-provider cloud keeps
+// in memory between polls (cache and stored snapshot), after a GC.
+func BenchmarkPlacementRetainedMemory10k(b *testing.B) {
+	srv := newSyntheticPlacement(b, 10000, 0)
+	c, err := newPlacementCollector(Deps{Logger: nopLogger(), Session: testSession(map[string]string{"placement": srv.URL}, time.Minute)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := NewPoller(nopLogger(), NewSafeConfig(mustConfig(b, "placement:\n  concurrency: 16\n  timeout: 5m\n")), map[string]Collector{"placement": c})
+	for b.Loop() {
+		p.PollOnce(context.Background(), "placement", c)
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-inuse-MB")
+	b.ReportMetric(float64(len(p.snapshots["placement"].gzipped))/(1<<10), "snapshot-KB")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"io"
 	"sort"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 var (
@@ -26,14 +28,13 @@ var (
 		"Configured time between the starts of two polls of the collector.", []string{"collector"}, nil)
 )
 
-// snapshot is the outcome of one completed poll, gathered and encoded once
-// so that serving it costs a copy, not a re-encoding: with thousands of
-// providers, encoding on every scrape would cost more than the poll's own
-// GET /resource_providers.
+// snapshot is the outcome of one completed poll, encoded once in the text
+// format and kept only gzip-compressed: serving it to Prometheus (which asks
+// for gzip) is a copy, and with tens of thousands of providers neither a
+// re-encoding per scrape nor the decoded families would be cheap (at 10,000
+// providers the families take ~200 MB, the compressed text 2 MB).
 type snapshot struct {
-	families    []*dto.MetricFamily
-	text        []byte // families in the text exposition format
-	gzipped     []byte // text, gzip-compressed
+	gzipped     []byte // the metrics in the text exposition format, gzip-compressed
 	success     bool
 	duration    time.Duration
 	lastSuccess time.Time
@@ -165,29 +166,48 @@ func (p *Poller) Ready() bool {
 	return len(p.snapshots) == len(p.collectors)
 }
 
-// encodeSnapshot gathers metrics into families and encodes them. Metrics a
-// registry would reject (a duplicate series from a misbehaving API) are
-// dropped and logged; the rest is served.
+// encodeSnapshot encodes metrics one family at a time, so that only one
+// family is ever held decoded. Metrics a registry would reject (a duplicate
+// series from a misbehaving API) are dropped and logged; the rest is served.
 func encodeSnapshot(logger log.Logger, metrics []prometheus.Metric) *snapshot {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(metricList(metrics))
-	families, err := reg.Gather()
-	if err != nil {
-		level.Error(logger).Log("msg", "some metrics of the poll were inconsistent and are not served", "err", err)
-	}
-	var text bytes.Buffer
-	for _, mf := range families {
-		if _, err := expfmt.MetricFamilyToText(&text, mf); err != nil {
-			level.Error(logger).Log("msg", "cannot encode metric family", "family", mf.GetName(), "err", err)
+	byFamily := map[*prometheus.Desc][]prometheus.Metric{}
+	var order []*prometheus.Desc
+	for _, m := range metrics {
+		d := m.Desc()
+		if _, seen := byFamily[d]; !seen {
+			order = append(order, d)
 		}
+		byFamily[d] = append(byFamily[d], m)
 	}
 	var gz bytes.Buffer
 	// BestSpeed: the snapshot is compressed once per poll, but polls of a
 	// large cloud should stay cheap too; the ratio is still ~20:1.
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
-	_, _ = zw.Write(text.Bytes())
+	for _, d := range order {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(metricList(byFamily[d]))
+		delete(byFamily, d)
+		families, err := reg.Gather()
+		if err != nil {
+			level.Error(logger).Log("msg", "some metrics of the poll were inconsistent and are not served", "err", err)
+		}
+		for _, mf := range families {
+			if _, err := expfmt.MetricFamilyToText(zw, mf); err != nil {
+				level.Error(logger).Log("msg", "cannot encode metric family", "family", mf.GetName(), "err", err)
+			}
+		}
+	}
 	_ = zw.Close()
-	return &snapshot{families: families, text: text.Bytes(), gzipped: gz.Bytes()}
+	return &snapshot{gzipped: gz.Bytes()}
+}
+
+// text returns the snapshot's text exposition, decompressed.
+func (s *snapshot) text() io.Reader {
+	zr, err := gzip.NewReader(bytes.NewReader(s.gzipped))
+	if err != nil {
+		panic(err) // the snapshot was compressed by encodeSnapshot
+	}
+	return zr
 }
 
 // metricList is a fixed list of metrics as a collector.
@@ -200,18 +220,41 @@ func (l metricList) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// Gather returns the families of every collector's latest snapshot; it is
-// the slow path, for formats other than the plain text one.
+// Gather returns the families of every collector's latest snapshot,
+// decoded from the stored text: the slow path, for formats other than the
+// text one, which Prometheus does not ask for unless configured to.
 func (p *Poller) Gather() ([]*dto.MetricFamily, error) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
 	var out []*dto.MetricFamily
-	for _, name := range p.names() {
-		if s := p.snapshots[name]; s != nil {
-			out = append(out, s.families...)
+	for _, s := range p.latest() {
+		parser := expfmt.NewTextParser(model.LegacyValidation)
+		families, err := parser.TextToMetricFamilies(s.text())
+		if err != nil {
+			return out, err
+		}
+		names := make([]string, 0, len(families))
+		for name := range families {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			out = append(out, families[name])
 		}
 	}
 	return out, nil
+}
+
+// latest returns the stored snapshots in collector order. They are never
+// modified once stored, so callers may read them without the lock.
+func (p *Poller) latest() []*snapshot {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	var out []*snapshot
+	for _, name := range p.names() {
+		if s := p.snapshots[name]; s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (p *Poller) names() []string {
