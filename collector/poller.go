@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"sort"
 	"sync"
@@ -142,21 +143,27 @@ func (p *Poller) PollOnce(ctx context.Context, name string, c Collector) {
 	p.snapshots[name] = s
 }
 
-// update runs one Update and returns what it sent.
-func update(ctx context.Context, c Collector, cfg *Config) ([]prometheus.Metric, error) {
+// update runs one Update and returns what it sent. A panic in a collector
+// (a bug, or an API answer nobody foresaw) fails that poll, not the process.
+func update(ctx context.Context, c Collector, cfg *Config) (metrics []prometheus.Metric, err error) {
 	ch := make(chan prometheus.Metric, 256)
-	var metrics []prometheus.Metric
+	var sent []prometheus.Metric
 	done := make(chan struct{})
 	go func() {
 		for m := range ch {
-			metrics = append(metrics, m)
+			sent = append(sent, m)
 		}
 		close(done)
 	}()
-	err := c.Update(ctx, cfg, ch)
-	close(ch)
-	<-done
-	return metrics, err
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("collector panicked: %v", r)
+		}
+		close(ch)
+		<-done
+		metrics = sent
+	}()
+	return nil, c.Update(ctx, cfg, ch)
 }
 
 // Ready reports whether every collector has completed its first poll.

@@ -164,3 +164,25 @@ func snapshotValue(t *testing.T, p *Poller, name string) float64 {
 	t.Fatalf("%s not served", name)
 	return 0
 }
+
+type panickingCollector struct{}
+
+func (panickingCollector) Update(_ context.Context, _ *Config, ch chan<- prometheus.Metric) error {
+	ch <- prometheus.MustNewConstMetric(fakeDesc, prometheus.GaugeValue, 7)
+	var providers map[string]int
+	providers["boom"]++ // a nil map write: a bug in a collector
+	return nil
+}
+
+// A panicking collector fails its poll; the exporter lives on.
+func TestPollerSurvivesPanic(t *testing.T) {
+	p := NewPoller(nopLogger(), NewSafeConfig(DefaultConfig()), map[string]Collector{"fake": panickingCollector{}})
+	p.PollOnce(context.Background(), "fake", panickingCollector{})
+	if s := p.snapshots["fake"]; s == nil || s.success {
+		t.Fatalf("snapshot %+v", s)
+	}
+	metrics, err := update(context.Background(), panickingCollector{}, DefaultConfig())
+	if err == nil || !strings.HasPrefix(err.Error(), "collector panicked: assignment to entry in nil map") || len(metrics) != 1 {
+		t.Errorf("%v, %d metrics", err, len(metrics))
+	}
+}
