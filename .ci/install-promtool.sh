@@ -51,7 +51,13 @@ trap 'rm -rf "$work"' EXIT
 # apt drops privileges to _apt for downloads; let it write the directory.
 chmod 755 "$work"
 if [[ $(id -u) -eq 0 ]] && id _apt >/dev/null 2>&1; then chown _apt "$work"; fi
-(cd "$work" && apt_locked apt-get download -qq "prometheus=${candidate}")
+if ! (cd "$work" && apt_locked apt-get download -qq "prometheus=${candidate}"); then
+  # Stale package lists name versions the archive no longer has.
+  log "download failed; refreshing the package lists and trying once more"
+  apt_locked apt-get update -qq
+  candidate=$(apt-cache policy prometheus | awk '/Candidate:/ {print $2}')
+  (cd "$work" && apt_locked apt-get download -qq "prometheus=${candidate}")
+fi
 deb=$(ls "$work"/prometheus_*.deb)
 dpkg-deb -x "$deb" "$work/root"
 

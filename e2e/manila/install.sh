@@ -52,9 +52,14 @@ if ! installed; then
 	if ! apt-cache show python3-manila rabbitmq-server postgresql-15 >/dev/null 2>&1; then
 		apt-get update
 	fi
-	apt-get install -y --no-install-recommends \
-		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-		"${packages[@]}"
+	install_packages() {
+		apt-get install -y --no-install-recommends \
+			-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+			"${packages[@]}"
+	}
+	# Stale package lists name versions the archive no longer has: refresh
+	# them and try once more.
+	install_packages || { apt-get update && install_packages; }
 fi
 cleanup
 own_policy=false

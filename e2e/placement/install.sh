@@ -33,5 +33,8 @@ for p in "${missing[@]}"; do
 	fi
 done
 
-apt_get install --no-install-recommends "${missing[@]}"
+# Stale package lists name versions the archive no longer has: refresh
+# them and try once more.
+apt_get install --no-install-recommends "${missing[@]}" ||
+	{ apt_get update && apt_get install --no-install-recommends "${missing[@]}"; }
 echo "placement rig: installed ${missing[*]}" >&2
