@@ -173,3 +173,22 @@ func TestLoadCloudFromEnvironment(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// A container can be configured without a clouds.yaml, token-less too.
+func TestLoadCloudAdminTokenFromEnvironment(t *testing.T) {
+	t.Setenv("OS_AUTH_URL", "")
+	t.Setenv("OS_AUTH_TYPE", "admin_token")
+	t.Setenv("OS_TOKEN", "admin:p1")
+	t.Setenv("OS_PLACEMENT_ENDPOINT_OVERRIDE", "http://127.0.0.1:18778")
+	cloud, err := LoadCloud("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cloud.Keystoneless() || cloud.StaticToken != "admin:p1" || cloud.EndpointOverrides["placement"] != "http://127.0.0.1:18778" {
+		t.Errorf("got %+v", cloud)
+	}
+	t.Setenv("OS_PLACEMENT_ENDPOINT_OVERRIDE", "")
+	if _, err := LoadCloud(""); err == nil || !strings.Contains(err.Error(), "placement_endpoint_override") {
+		t.Errorf("got %v", err)
+	}
+}
