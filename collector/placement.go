@@ -76,6 +76,11 @@ var (
 		"Schedulable capacity of the resource class: (total - reserved) * allocation_ratio.", inventoryLabels, nil)
 	providerUsageDesc = prometheus.NewDesc("openstack_placement_resource_provider_usage",
 		"Amount of the resource class allocated to consumers.", inventoryLabels, nil)
+	aggregateClassLabels  = []string{"aggregate_uuid", "resource_class"}
+	aggregateCapacityDesc = prometheus.NewDesc("openstack_placement_aggregate_capacity",
+		"Capacity of the resource class over the providers in the aggregate: a provider counts when it or the root of its tree is a member (each provider once).", aggregateClassLabels, nil)
+	aggregateUsageDesc = prometheus.NewDesc("openstack_placement_aggregate_usage",
+		"Usage of the resource class over the providers in the aggregate, counted as for openstack_placement_aggregate_capacity.", aggregateClassLabels, nil)
 	queryProvidersDesc = prometheus.NewDesc("openstack_placement_query_resource_providers",
 		"Providers the configured query matched in its last successful run.", []string{"query"}, nil)
 	querySuccessDesc = prometheus.NewDesc("openstack_placement_query_success",
@@ -511,6 +516,54 @@ func (c *placementCollector) emitProviders(pcfg *PlacementConfig, providers []re
 		for agg, n := range aggregateMembers {
 			gauge(aggregateProvidersDesc, float64(n), agg)
 		}
+		c.emitAggregateTotals(pcfg, providers, ch)
+	}
+}
+
+// emitAggregateTotals sums capacity and usage per aggregate and class. Nova
+// puts compute nodes (tree roots) in aggregates, so a NUMA or GPU child
+// counts for its root's aggregates; a sharing provider counts for its own.
+func (c *placementCollector) emitAggregateTotals(pcfg *PlacementConfig, providers []resourceProvider, ch chan<- prometheus.Metric) {
+	type key struct{ aggregate, class string }
+	capacity, usage := map[key]float64{}, map[key]float64{}
+	aggregatesOf := func(uuid string) []string {
+		if e := c.cache[uuid]; e != nil && e.aggregates.valid {
+			return e.aggregates.value
+		}
+		return nil
+	}
+	for _, p := range providers {
+		entry := c.cache[p.UUID]
+		if entry == nil {
+			continue
+		}
+		members := map[string]bool{}
+		for _, agg := range aggregatesOf(p.UUID) {
+			members[agg] = true
+		}
+		if root := deref(p.Root); root != "" && root != p.UUID {
+			for _, agg := range aggregatesOf(root) {
+				members[agg] = true
+			}
+		}
+		for agg := range members {
+			if pcfg.Metrics.Inventory && entry.inventories.valid {
+				for class, inv := range entry.inventories.value {
+					capacity[key{agg, class}] += (inv.Total - inv.Reserved) * inv.AllocationRatio
+				}
+			}
+			if pcfg.Metrics.Usage && entry.usages.valid {
+				for class, used := range entry.usages.value {
+					usage[key{agg, class}] += used
+				}
+			}
+		}
+	}
+	for k, v := range capacity {
+		ch <- prometheus.MustNewConstMetric(aggregateCapacityDesc, prometheus.GaugeValue, v, k.aggregate, k.class)
+	}
+	for k, v := range usage {
+		ch <- prometheus.MustNewConstMetric(aggregateUsageDesc, prometheus.GaugeValue, v, k.aggregate, k.class)
 	}
 }
 

@@ -125,6 +125,10 @@ func TestPlacement(t *testing.T) {
 			expect("openstack_placement_resource_provider_tree_depth", labels("uuid", cn1), 0),
 			expect("openstack_placement_resource_provider_info", labels("uuid", cn1Gpu0, "parent_provider_uuid", "10000000-0000-4000-8000-000000000003", "root_provider_uuid", cn1), 1),
 			expect("openstack_placement_aggregate_resource_providers", labels("aggregate_uuid", aggA), 3),
+			// cn1's whole tree (224 + 128 + 496) and cn2 (736); the sharing
+			// provider has no VCPU.
+			expect("openstack_placement_aggregate_capacity", labels("aggregate_uuid", aggA, "resource_class", "VCPU"), 1584),
+			expect("openstack_placement_aggregate_usage", labels("aggregate_uuid", aggA, "resource_class", "VCPU"), 16),
 			expect("openstack_placement_resource_provider_aggregate_info", labels("uuid", cn2, "aggregate_uuid", aggB), 1),
 			expect("openstack_placement_resource_provider_trait_info", labels("uuid", cn1Gpu0, "trait", "CUSTOM_GPU"), 1),
 			absent("openstack_placement_resource_provider_trait_info", labels("trait", "HW_CPU_X86_AVX2")),
