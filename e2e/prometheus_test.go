@@ -268,6 +268,14 @@ manila:
 		})
 		took := prom.waitFiring(60*time.Second, "OpenStackPlacementResourceClassNearlyExhausted", labels("resource_class", "CUSTOM_GPU_A100", "severity", "warning"))
 		t.Logf("fired %s after the allocation", took.Round(100*time.Millisecond))
+		// gpu0 is a member of aggregate C itself and belongs to cn1's tree,
+		// which is in aggregate A: both aggregates are full for the class.
+		for _, agg := range []string{aggA, aggC} {
+			prom.waitFiring(30*time.Second, "OpenStackPlacementAggregateResourceClassNearlyExhausted", labels("aggregate_uuid", agg, "resource_class", "CUSTOM_GPU_A100"))
+		}
+		if prom.firing("OpenStackPlacementAggregateResourceClassNearlyExhausted", labels("aggregate_uuid", aggB)) {
+			t.Error("aggregate B holds no CUSTOM_GPU_A100 and is far from full, but its alert fires")
+		}
 		if prom.firing("OpenStackPlacementResourceClassNearlyExhausted", labels("resource_class", "VCPU")) {
 			t.Error("VCPU is far from exhausted but its alert fires")
 		}
