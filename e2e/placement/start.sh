@@ -2,7 +2,11 @@
 # Starts a throw-away Placement API on loopback for tests: fresh SQLite
 # database, noauth2, one single-threaded uwsgi process (SQLite allows one
 # writer; a second process fails writes with "database is locked").
-# Env: PLACEMENT_PORT (18778), STATE_DIR (/tmp/oce-e2e/placement).
+# Env: PLACEMENT_PORT (18778), STATE_DIR (/tmp/oce-e2e/placement);
+#      PLACEMENT_AUTH_CONF: a file whose [api]/[keystone_authtoken] sections
+#        replace the noauth2 default (../keystone/start-placement.sh);
+#      PLACEMENT_WSGI: the WSGI file to serve (/usr/bin/placement-api);
+#      PLACEMENT_LOG_REQUESTS=1: log every request to STATE_DIR/uwsgi.log.
 # Prints the endpoint on stdout when GET / answers.
 set -euo pipefail
 
@@ -32,17 +36,16 @@ if probe; then
 fi
 
 rm -f "$state"/placement.sqlite* "$state/placement.conf" "$state/uwsgi.log" "$state/uwsgi.pid"
-cat >"$state/placement.conf" <<CONF
-[DEFAULT]
-debug = false
-
-[api]
-auth_strategy = noauth2
-
-[placement_database]
-connection = sqlite:///${state}/placement.sqlite
-sqlite_synchronous = false
-CONF
+umask 077
+{
+	printf '[DEFAULT]\ndebug = false\n\n'
+	if [[ -n "${PLACEMENT_AUTH_CONF:-}" ]]; then
+		cat "$PLACEMENT_AUTH_CONF"
+	else
+		printf '[api]\nauth_strategy = noauth2\n'
+	fi
+	printf '\n[placement_database]\nconnection = sqlite:///%s/placement.sqlite\nsqlite_synchronous = false\n' "$state"
+} >"$state/placement.conf"
 
 # The WSGI app ignores --config-file and reads only this directory.
 export OS_PLACEMENT_CONFIG_DIR="$state"
@@ -55,9 +58,9 @@ placement-manage --config-file "$state/placement.conf" db sync >>"$state/uwsgi.l
 # hold the only worker.
 uwsgi --plugin python3 \
 	--http-socket "127.0.0.1:${port}" \
-	--wsgi-file /usr/bin/placement-api \
+	--wsgi-file "${PLACEMENT_WSGI:-/usr/bin/placement-api}" \
 	--processes 1 --threads 1 \
-	--need-app --disable-logging \
+	--need-app $([[ "${PLACEMENT_LOG_REQUESTS:-}" == 1 ]] || echo --disable-logging) \
 	--add-header "Connection: close" \
 	--env "OS_PLACEMENT_CONFIG_DIR=${state}" \
 	--pidfile "$state/uwsgi.pid" \
