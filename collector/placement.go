@@ -207,23 +207,16 @@ func (c *placementCollector) discover(ctx context.Context, sc *gophercloud.Servi
 	return nil
 }
 
-// CheckConfig validates the queries against the server's microversion range
-// once it is known; a reload that fails this is rejected.
+// CheckConfig validates the queries against the microversion in use (the
+// highest the server and the exporter share) once it is known; a reload
+// that fails this is rejected.
 func (c *placementCollector) CheckConfig(cfg *Config) error {
 	c.mu.Lock()
-	server := c.server
-	c.mu.Unlock()
-	if server == nil {
+	defer c.mu.Unlock()
+	if c.server == nil {
 		return nil
 	}
-	return cfg.Placement.CheckServer(minVersion(server.Max, placementNewest))
-}
-
-func minVersion(a, b openstack.Microversion) openstack.Microversion {
-	if a.Less(b) {
-		return a
-	}
-	return b
+	return cfg.Placement.CheckServer(c.version)
 }
 
 func (c *placementCollector) headers() map[string]string {

@@ -333,17 +333,6 @@ func (f *PlacementFilter) needs() []filterNeed {
 	return out
 }
 
-// minVersion is the oldest microversion that runs the filter as written.
-func (f *PlacementFilter) minVersion() openstack.Microversion {
-	v := openstack.Microversion{Major: 1, Minor: 0}
-	for _, n := range f.needs() {
-		if v.Less(n.version) {
-			v = n.version
-		}
-	}
-	return v
-}
-
 func (f *PlacementFilter) checkServer(path string, max openstack.Microversion) error {
 	for _, n := range f.needs() {
 		if max.Less(n.version) {

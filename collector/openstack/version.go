@@ -39,9 +39,6 @@ func (v Microversion) Less(w Microversion) bool {
 	return v.Major < w.Major || (v.Major == w.Major && v.Minor < w.Minor)
 }
 
-// IsZero reports whether v is unset.
-func (v Microversion) IsZero() bool { return v == Microversion{} }
-
 // VersionRange is what a server says it supports.
 type VersionRange struct{ Min, Max Microversion }
 
