@@ -19,7 +19,7 @@ import (
 // the pre-encoded snapshots. For the text format (what Prometheus scrapes
 // unless told otherwise) a scrape writes stored bytes; gzip streams may be
 // concatenated, so the stored compressed snapshot is sent as is. Any other
-// format goes through promhttp with the snapshot's families.
+// format goes through promhttp with the families decoded from the snapshot.
 func (p *Poller) Handler(reg prometheus.Gatherer, logger log.Logger, maxInFlight int) http.Handler {
 	slow := promhttp.HandlerFor(prometheus.Gatherers{reg, p}, promhttp.HandlerOpts{
 		ErrorLog:            promhttpLogger{logger},
