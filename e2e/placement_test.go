@@ -113,7 +113,7 @@ func placementDo(t *testing.T, method, path string, body any) {
 
 func TestPlacement(t *testing.T) {
 	freshPlacement(t)
-	e := startExporter(t, placementClouds(), placementE2EConfig)
+	e := startExporter(t, placementClouds(), placementE2EConfig, "--web.enable-lifecycle") // the reload subtest posts /-/reload
 
 	t.Run("seeded cloud", func(t *testing.T) {
 		e.eventually(30*time.Second, "first poll", expect("openstack_placement_up", nil, 1))

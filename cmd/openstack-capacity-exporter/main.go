@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/alecthomas/units"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,10 +45,12 @@ func run(args []string) int {
 	var (
 		metricsPath    = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 		webConfig      = kingpinflag.AddFlags(app, defaultListenAddress)
+		lifecycle      = app.Flag("web.enable-lifecycle", "Enable reloading the configuration by POST /-/reload (SIGHUP always works).").Bool()
 		configFile     = app.Flag("config.file", "Configuration file (YAML): poll intervals, scopes and filter queries. Without it the defaults apply.").String()
 		configCheck    = app.Flag("config.check", "Validate --config.file and exit: 0 if valid, 1 if not.").Bool()
 		osCloud        = app.Flag("os-cloud", "Cloud entry of clouds.yaml to use; without it the OS_* environment variables are used.").Envar("OS_CLOUD").String()
 		requestTimeout = app.Flag("openstack.request-timeout", "Timeout of every single HTTP request to OpenStack, body included.").Default("30s").Duration()
+		maxResponse    = app.Flag(openstack.MaxResponseSizeFlag, "Largest response body accepted from OpenStack (e.g. 64MiB); a larger one fails that request. The default fits about a million resource providers.").Default(units.Base2Bytes(openstack.DefaultMaxResponseBytes).String()).Bytes()
 		logLevel       = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat      = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
 	)
@@ -94,7 +97,7 @@ func run(args []string) int {
 		return 1
 	}
 	apiMetrics := openstack.NewAPIMetrics()
-	session := openstack.NewSession(cloud, apiMetrics, *requestTimeout)
+	session := openstack.NewSession(cloud, apiMetrics, openstack.Limits{RequestTimeout: *requestTimeout, MaxResponseBytes: int64(*maxResponse)})
 	collectors, err := collector.New(names, collector.Deps{Logger: logger, Session: session})
 	if err != nil {
 		level.Error(logger).Log("msg", "cannot create collectors", "err", err)
@@ -116,33 +119,10 @@ func run(args []string) int {
 	go poller.Run(ctx)
 	go reloader.watchSIGHUP(ctx)
 
-	mux := http.NewServeMux()
-	mux.Handle(*metricsPath, poller.Handler(registry, logger, 8))
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy.") })
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !poller.Ready() {
-			http.Error(w, "Not ready: the first poll of every collector has not finished yet.", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "Ready.")
-	})
-	mux.HandleFunc("/-/reload", reloader.serveHTTP)
-	if *metricsPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        exporterName,
-			Description: "Prometheus exporter for OpenStack Placement resource providers and Manila storage pools",
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
-				{Address: *metricsPath, Text: "Metrics"},
-				{Address: "/-/healthy", Text: "Health"},
-				{Address: "/-/ready", Text: "Readiness"},
-			},
-		})
-		if err != nil {
-			level.Error(logger).Log("msg", "cannot build the landing page", "err", err)
-			return 1
-		}
-		mux.Handle("/", landing)
+	mux, err := newMux(webOptions{metricsPath: *metricsPath, enableLifecycle: *lifecycle}, logger, poller, reloader, registry)
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot build the web endpoints", "err", err)
+		return 1
 	}
 
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

@@ -15,7 +15,8 @@ import (
 	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector"
 )
 
-// reloader re-reads the configuration file on SIGHUP and POST /-/reload. A
+// reloader re-reads the configuration file on SIGHUP and POST /-/reload (with
+// --web.enable-lifecycle). A
 // file that fails validation, including against the live servers'
 // microversions, is rejected and the configuration in force stays.
 type reloader struct {
@@ -102,8 +103,8 @@ func (r *reloader) watchSIGHUP(ctx context.Context) {
 }
 
 func (r *reloader) serveHTTP(w http.ResponseWriter, req *http.Request) {
-	if req.Method != http.MethodPost && req.Method != http.MethodPut {
-		w.Header().Set("Allow", "POST, PUT")
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "Use POST to reload the configuration.", http.StatusMethodNotAllowed)
 		return
 	}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector"
+)
+
+// webOptions are the flags that shape the HTTP endpoints.
+type webOptions struct {
+	metricsPath     string
+	enableLifecycle bool
+}
+
+// newMux routes the exporter's endpoints.
+func newMux(o webOptions, logger log.Logger, poller *collector.Poller, reloader *reloader, registry prometheus.Gatherer) (*http.ServeMux, error) {
+	mux := http.NewServeMux()
+	mux.Handle(o.metricsPath, poller.Handler(registry, logger, 8))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy.") })
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !poller.Ready() {
+			http.Error(w, "Not ready: the first poll of every collector has not finished yet.", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready.")
+	})
+	if o.enableLifecycle {
+		mux.HandleFunc("/-/reload", reloader.serveHTTP)
+	} else {
+		// As Prometheus answers, so that the reply names the flag.
+		mux.HandleFunc("/-/reload", func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "Lifecycle API is not enabled.", http.StatusForbidden)
+		})
+	}
+	if o.metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        exporterName,
+			Description: "Prometheus exporter for OpenStack Placement resource providers and Manila storage pools",
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: o.metricsPath, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/-/ready", Text: "Readiness"},
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("landing page: %w", err)
+		}
+		mux.Handle("/", landing)
+	}
+	return mux, nil
+}

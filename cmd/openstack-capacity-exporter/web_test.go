@@ -1,0 +1,87 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/go-kit/log"
+
+	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector"
+	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector/openstack"
+)
+
+// testExporter is the exporter's HTTP side with a fake collector and a
+// configuration file that a test may rewrite.
+type testExporter struct {
+	handler    http.Handler
+	config     *collector.SafeConfig
+	configPath string
+	poller     *collector.Poller
+}
+
+func newTestExporter(t *testing.T, o webOptions, collectors map[string]collector.Collector) *testExporter {
+	t.Helper()
+	if o.metricsPath == "" {
+		o.metricsPath = "/metrics"
+	}
+	path := writeFile(t, "config.yml", "placement:\n  interval: 30s\n")
+	cfg, err := collector.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	safe := collector.NewSafeConfig(cfg)
+	poller := collector.NewPoller(log.NewNopLogger(), safe, collectors)
+	r := newReloader(log.NewNopLogger(), path, safe, collectors, poller)
+	mux, err := newMux(o, log.NewNopLogger(), poller, r, newRegistry(poller, r, openstack.NewAPIMetrics()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testExporter{handler: mux, config: safe, configPath: path, poller: poller}
+}
+
+func (e *testExporter) do(t *testing.T, method, path string) (*http.Response, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	e.handler.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	body, _ := io.ReadAll(rec.Result().Body)
+	return rec.Result(), string(body)
+}
+
+// Like Prometheus, /-/reload is off unless --web.enable-lifecycle is given
+// and then takes POST only; SIGHUP (reloader.reload) works either way.
+func TestReloadEndpointNeedsLifecycleFlag(t *testing.T) {
+	e := newTestExporter(t, webOptions{}, nil)
+	if err := os.WriteFile(e.configPath, []byte("placement:\n  interval: 45s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodGet} {
+		resp, body := e.do(t, method, "/-/reload")
+		if resp.StatusCode != http.StatusForbidden || body != "Lifecycle API is not enabled.\n" {
+			t.Errorf("%s without the flag: %d %q", method, resp.StatusCode, body)
+		}
+	}
+	if got := e.config.Get().Placement.Interval.String(); got != "30s" {
+		t.Errorf("reloaded without the flag: interval %s", got)
+	}
+
+	e = newTestExporter(t, webOptions{enableLifecycle: true}, nil)
+	if err := os.WriteFile(e.configPath, []byte("placement:\n  interval: 45s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []string{http.MethodPut, http.MethodGet, http.MethodDelete} {
+		resp, body := e.do(t, method, "/-/reload")
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != http.MethodPost || !strings.Contains(body, "POST") {
+			t.Errorf("%s with the flag: %d, Allow %q, %q", method, resp.StatusCode, resp.Header.Get("Allow"), body)
+		}
+	}
+	if got := e.config.Get().Placement.Interval.String(); got != "30s" {
+		t.Errorf("reloaded by a refused method: interval %s", got)
+	}
+	if resp, body := e.do(t, http.MethodPost, "/-/reload"); resp.StatusCode != http.StatusOK || e.config.Get().Placement.Interval.String() != "45s" {
+		t.Errorf("POST with the flag: %d %q, interval %s", resp.StatusCode, body, e.config.Get().Placement.Interval)
+	}
+}
