@@ -215,7 +215,7 @@ func testSession(overrides map[string]string, timeout time.Duration) *openstack.
 		StaticToken:       "admin:0123456789abcdef0123456789abcdef",
 		EndpointOverrides: overrides,
 		TLS:               &tls.Config{MinVersion: tls.VersionTLS12},
-	}, openstack.NewAPIMetrics(), timeout)
+	}, openstack.NewAPIMetrics(), openstack.Limits{RequestTimeout: timeout})
 }
 
 // poll runs one Update without a deadline.

@@ -51,7 +51,7 @@ clouds:
 	if cloud.TLS.InsecureSkipVerify {
 		t.Error("verification must stay on unless asked")
 	}
-	s := NewSession(cloud, NewAPIMetrics(), 0)
+	s := NewSession(cloud, NewAPIMetrics(), Limits{})
 	if got := s.ProjectID(); got != "0123456789abcdef0123456789abcdef" {
 		t.Errorf("project from noauth token = %q", got)
 	}

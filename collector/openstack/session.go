@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gophercloud/gophercloud/v2"
 	gcopenstack "github.com/gophercloud/gophercloud/v2/openstack"
@@ -28,19 +30,34 @@ type Session struct {
 	clients  map[string]*gophercloud.ServiceClient
 }
 
-// NewSession prepares a session; it does no network I/O. requestTimeout
-// bounds every single HTTP request, including reading its body.
-func NewSession(cloud *Cloud, metrics *APIMetrics, requestTimeout time.Duration) *Session {
+// Limits bound what a single request to OpenStack may cost.
+type Limits struct {
+	// RequestTimeout bounds every HTTP request, reading its body included.
+	RequestTimeout time.Duration
+	// MaxResponseBytes bounds every response body; a larger one fails the
+	// request (ErrResponseTooLarge). 0 means DefaultMaxResponseBytes.
+	MaxResponseBytes int64
+}
+
+// NewSession prepares a session; it does no network I/O.
+func NewSession(cloud *Cloud, metrics *APIMetrics, limits Limits) *Session {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = cloud.TLS
 	// The collectors fetch sub-resources concurrently; keep those
 	// connections alive between polls instead of re-handshaking.
 	transport.MaxIdleConnsPerHost = 64
+	maxBytes := limits.MaxResponseBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxResponseBytes
+	}
 	return &Session{
 		cloud: cloud,
 		httpClient: http.Client{
-			Transport: &instrumentedTransport{next: transport, metrics: metrics},
-			Timeout:   requestTimeout,
+			// Bound outside the instrumentation, so that a refused body
+			// still counts under the status the server sent.
+			Transport:     &boundedTransport{next: &instrumentedTransport{next: transport, metrics: metrics}, maxBytes: maxBytes},
+			CheckRedirect: checkRedirect,
+			Timeout:       limits.RequestTimeout,
 		},
 		clients: map[string]*gophercloud.ServiceClient{},
 	}
@@ -140,7 +157,7 @@ func (s *Session) ProjectID() string {
 type Operation struct{ Service, Name string }
 
 // Get performs a GET on url with extra headers and decodes the JSON body
-// into out. okCodes defaults to 200.
+// into out. okCodes defaults to 200. Every error names the URL.
 func Get(ctx context.Context, sc *gophercloud.ServiceClient, op Operation, url string, headers map[string]string, out any, okCodes ...int) error {
 	if len(okCodes) == 0 {
 		okCodes = []int{http.StatusOK}
@@ -149,6 +166,12 @@ func Get(ctx context.Context, sc *gophercloud.ServiceClient, op Operation, url s
 		MoreHeaders: headers,
 		OkCodes:     okCodes,
 	})
+	var unexpected gophercloud.ErrUnexpectedResponseCode
+	var transportErr *neturl.Error
+	if err != nil && !errors.As(err, &unexpected) && !errors.As(err, &transportErr) {
+		// gophercloud returns the JSON decoder's error as it is.
+		return fmt.Errorf("GET %s: reading the response: %w", url, err)
+	}
 	return err
 }
 
@@ -164,24 +187,40 @@ func StatusCode(err error) int {
 
 // Describe turns a request error into one line an operator can act on: the
 // status and the server's own message from any of the error body shapes
-// Placement, Manila and Keystone use. It never includes request headers, so
-// no token can leak into a log line.
+// Placement, Manila and Keystone use, cut to a few hundred characters. It
+// never includes request headers, so no token can leak into a log line.
 func Describe(err error) string {
 	var unexpected gophercloud.ErrUnexpectedResponseCode
 	if !errors.As(err, &unexpected) {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return "timed out: " + err.Error()
+			return "timed out: " + Truncate(err.Error(), 2*maxServerText)
 		}
-		return err.Error()
+		// Other errors may quote a server too (gophercloud's
+		// re-authentication errors carry the response body).
+		return Truncate(err.Error(), 2*maxServerText)
 	}
 	message := serverMessage(unexpected.Body)
 	if message == "" {
 		message = strings.TrimSpace(string(unexpected.Body))
-		if len(message) > 300 {
-			message = message[:300] + "…"
-		}
 	}
-	return fmt.Sprintf("%s %s: HTTP %d: %s", unexpected.Method, unexpected.URL, unexpected.Actual, message)
+	return fmt.Sprintf("%s %s: HTTP %d: %s", unexpected.Method, unexpected.URL, unexpected.Actual, Truncate(message, maxServerText))
+}
+
+// maxServerText is how much of a server's own text goes into a log line or
+// an error: enough for any real reason, little enough for a log line.
+const maxServerText = 300
+
+// Truncate cuts s to at most n bytes on a UTF-8 boundary, saying how much
+// was left out. Use it for any text a server chose.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d more bytes)", s[:cut], len(s)-cut)
 }
 
 func serverMessage(body []byte) string {

@@ -67,7 +67,7 @@ func TestSessionAdminTokenAndRequestMetrics(t *testing.T) {
 	}))
 	defer srv.Close()
 	metrics := NewAPIMetrics()
-	s := NewSession(&Cloud{AuthType: AuthTypeAdminToken, StaticToken: "admin:p", EndpointOverrides: map[string]string{"placement": srv.URL}, TLS: &tls.Config{}}, metrics, time.Second)
+	s := NewSession(&Cloud{AuthType: AuthTypeAdminToken, StaticToken: "admin:p", EndpointOverrides: map[string]string{"placement": srv.URL}, TLS: &tls.Config{}}, metrics, Limits{RequestTimeout: time.Second})
 	sc, err := s.ServiceClient(context.Background(), "placement")
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +155,7 @@ func TestSessionKeystoneCatalogAndReauth(t *testing.T) {
 		EndpointOverrides: map[string]string{},
 		TLS:               &tls.Config{},
 	}
-	s := NewSession(cloud, NewAPIMetrics(), time.Second)
+	s := NewSession(cloud, NewAPIMetrics(), Limits{RequestTimeout: time.Second})
 	sc, err := s.ServiceClient(context.Background(), "placement")
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +201,7 @@ func TestSessionKeystoneDownRecovers(t *testing.T) {
 	s := NewSession(&Cloud{
 		Keystone:          gophercloud.AuthOptions{IdentityEndpoint: gate.URL + "/v3", Username: "u", Password: "p", DomainName: "Default", AllowReauth: true},
 		EndpointOverrides: map[string]string{}, TLS: &tls.Config{},
-	}, NewAPIMetrics(), time.Second)
+	}, NewAPIMetrics(), Limits{RequestTimeout: time.Second})
 	_, err := s.ServiceClient(context.Background(), "placement")
 	if err == nil || !strings.HasPrefix(err.Error(), "keystone authentication failed:") || strings.Contains(err.Error(), "p\"") {
 		t.Fatalf("got %v", err)
@@ -237,7 +237,7 @@ func TestSessionTLS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := NewSession(cloud, NewAPIMetrics(), time.Second)
+			s := NewSession(cloud, NewAPIMetrics(), Limits{RequestTimeout: time.Second})
 			sc, err := s.ServiceClient(context.Background(), "placement")
 			if err != nil {
 				t.Fatal(err)
