@@ -107,7 +107,7 @@ func TestExporterSelfMetrics(t *testing.T) {
 
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "{}") }))
 	defer srv.Close()
-	session := openstack.NewSession(&openstack.Cloud{AuthType: openstack.AuthTypeNone, EndpointOverrides: map[string]string{"placement": srv.URL}, TLS: &tls.Config{}}, api, time.Second)
+	session := openstack.NewSession(&openstack.Cloud{AuthType: openstack.AuthTypeNone, EndpointOverrides: map[string]string{"placement": srv.URL}, TLS: &tls.Config{}}, api, openstack.Limits{RequestTimeout: time.Second})
 	sc, err := session.ServiceClient(context.Background(), "placement")
 	if err != nil {
 		t.Fatal(err)
