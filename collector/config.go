@@ -87,13 +87,17 @@ func decodeStrict(node *yaml.Node, path string, out any) error {
 	allowed := yamlKeys(reflect.TypeOf(out).Elem())
 	for i := 0; i < len(node.Content); i += 2 {
 		key := node.Content[i].Value
-		if !allowed[key] {
+		if _, ok := allowed[key]; !ok {
 			names := make([]string, 0, len(allowed))
 			for k := range allowed {
 				names = append(names, k)
 			}
 			sort.Strings(names)
 			return errorAt(path, "line %d: unknown key %q; allowed keys: %s", node.Content[i].Line, key, strings.Join(names, ", "))
+		}
+		if value := node.Content[i+1]; isPlainInteger(allowed[key]) && value.Kind == yaml.ScalarNode && value.Tag != "!!int" && value.Tag != "!!null" {
+			// yaml.v3 decodes 2.5 into an int as 2, silently.
+			return errorAt(joinPath(path, key), "line %d: %s is not an integer (write a whole number such as 8)", value.Line, value.Value)
 		}
 	}
 	if err := node.Decode(out); err != nil {
@@ -126,24 +130,48 @@ func orTop(path string) string {
 	return path
 }
 
-// yamlKeys lists the yaml keys of a struct type, following ",inline".
-func yamlKeys(t reflect.Type) map[string]bool {
-	keys := map[string]bool{}
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// yamlKeys maps the yaml keys of a struct type to their field types,
+// following ",inline".
+func yamlKeys(t reflect.Type) map[string]reflect.Type {
+	keys := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag := f.Tag.Get("yaml")
 		name, opts, _ := strings.Cut(tag, ",")
 		if strings.Contains(opts, "inline") {
-			for k := range yamlKeys(f.Type) {
-				keys[k] = true
+			for k, typ := range yamlKeys(f.Type) {
+				keys[k] = typ
 			}
 			continue
 		}
 		if name != "" && name != "-" {
-			keys[name] = true
+			keys[name] = f.Type
 		}
 	}
 	return keys
+}
+
+var yamlUnmarshaler = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+
+// isPlainInteger reports an integer field that yaml decodes itself (not a
+// Duration, which reads "30s").
+func isPlainInteger(t reflect.Type) bool {
+	if t == nil || reflect.PointerTo(t).Implements(yamlUnmarshaler) {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
 }
 
 var queryNamePattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:-]*$`)

@@ -3,9 +3,12 @@ package collector
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector/openstack"
 )
@@ -84,6 +87,10 @@ func TestParseConfigErrors(t *testing.T) {
 			`placement.timeout: must be positive (got 0s); it bounds a whole poll`},
 		{"concurrency", "placement:\n  concurrency: 0\n",
 			`placement.concurrency: must be between 1 and 256 (got 0)`},
+		{"concurrency not an integer", "placement:\n  concurrency: 2.5\n",
+			`placement.concurrency: line 2: 2.5 is not an integer (write a whole number such as 8)`},
+		{"concurrency in float notation", "placement:\n  concurrency: 1e1\n",
+			`placement.concurrency: line 2: 1e1 is not an integer (write a whole number such as 8)`},
 		{"negative max age", "placement:\n  usages_max_age: -1m\n",
 			`placement: usages_max_age and aggregates_max_age must not be negative; 0s means refresh on every poll`},
 		{"bad trait regex", "placement:\n  traits_include: 'CUSTOM_('\n",
@@ -146,6 +153,55 @@ func TestParseConfigErrors(t *testing.T) {
 				t.Errorf("error\n got: %s\nwant: %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// YAML decodes 2.5 into an int as 2 without a word: every integer field of
+// every section must take only integers.
+func TestConfigIntegerFieldsRejectFractions(t *testing.T) {
+	var walk func(path string, typ reflect.Type)
+	checked := 0
+	walk = func(path string, typ reflect.Type) {
+		for typ.Kind() == reflect.Pointer {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct {
+			return
+		}
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			if reflect.PointerTo(f.Type).Implements(reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()) && f.Type.Kind() != reflect.Struct {
+				continue // decodes itself (a Duration is an int64 written "30s")
+			}
+			switch f.Type.Kind() {
+			case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+				reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+				checked++
+				segments := strings.Split(path+"."+name, ".")[1:]
+				var doc strings.Builder
+				for depth, seg := range segments {
+					doc.WriteString(strings.Repeat("  ", depth) + seg + ":")
+					if depth < len(segments)-1 {
+						doc.WriteString("\n")
+					}
+				}
+				doc.WriteString(" 2.5\n")
+				_, err := ParseConfig([]byte(doc.String()))
+				if err == nil || !strings.Contains(err.Error(), "2.5 is not an integer") {
+					t.Errorf("%s: 2.5 gives %v, want it rejected as not an integer", strings.Join(segments, "."), err)
+				}
+			case reflect.Struct, reflect.Pointer:
+				walk(path+"."+name, f.Type)
+			}
+		}
+	}
+	walk("", reflect.TypeOf(Config{}))
+	if checked == 0 {
+		t.Fatal("no integer field found: the walk is broken")
 	}
 }
 
