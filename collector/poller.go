@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -37,9 +38,29 @@ var (
 type snapshot struct {
 	gzipped     []byte // the metrics in the text exposition format, gzip-compressed
 	success     bool
+	end         time.Time
 	duration    time.Duration
 	lastSuccess time.Time
+	err         string // the failed poll's error, truncated
+	failures    failureRun
 }
+
+// failureRun is the run of failed polls up to a snapshot, carried from one
+// snapshot to the next so that the log shows changes, not every poll.
+type failureRun struct {
+	polls      int       // consecutive failed polls; 0 after a success
+	since      time.Time // end of the first of them
+	loggedAt   time.Time // when one was last logged at error level
+	suppressed int       // failed polls since then not logged at error level
+}
+
+// repeatFailureLogInterval bounds how often a collector that keeps failing
+// logs at error level: its failures are the same outage, and one line per
+// poll would bury everything else.
+const repeatFailureLogInterval = time.Minute
+
+// maxErrorText bounds the error text kept for the landing page.
+const maxErrorText = 300
 
 // Poller runs the collectors in the background and serves their latest
 // completed snapshots. It is a prometheus.Collector: a scrape never waits on
@@ -123,24 +144,75 @@ func (p *Poller) PollOnce(ctx context.Context, name string, c Collector) {
 	metrics, err := update(ctx, c, cfg)
 	end := p.now()
 
-	logger := log.With(p.logger, "collector", name)
+	s := encodeSnapshot(log.With(p.logger, "collector", name), metrics)
+	s.success, s.end, s.duration = err == nil, end, end.Sub(start)
 	if err != nil {
-		level.Error(logger).Log("msg", "poll failed", "duration_seconds", end.Sub(start).Seconds(), "err", err)
-	} else {
-		level.Debug(logger).Log("msg", "poll finished", "duration_seconds", end.Sub(start).Seconds(), "metrics", len(metrics))
+		s.err = truncate(err.Error(), maxErrorText)
 	}
-	s := encodeSnapshot(logger, metrics)
-	s.success, s.duration = err == nil, end.Sub(start)
-
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if prev := p.snapshots[name]; prev != nil {
+	p.mu.RLock()
+	prev := p.snapshots[name] // only this poll replaces it
+	p.mu.RUnlock()
+	if prev != nil {
 		s.lastSuccess = prev.lastSuccess
 	}
 	if err == nil {
 		s.lastSuccess = end
 	}
+	p.logPoll(name, prev, s, len(metrics), err)
+
+	p.mu.Lock()
 	p.snapshots[name] = s
+	p.mu.Unlock()
+}
+
+// logPoll logs the first success and every change between failing and
+// succeeding at info or error level, a failure that goes on at most once per
+// repeatFailureLogInterval at error level, and everything else at debug. It
+// records the run of failures in s.
+func (p *Poller) logPoll(name string, prev, s *snapshot, metrics int, err error) {
+	logger := log.With(p.logger, "collector", name)
+	var run failureRun
+	if prev != nil {
+		run = prev.failures
+	}
+	duration := s.duration.Seconds()
+	if err == nil {
+		kv := []any{"duration_seconds", duration, "metrics", metrics}
+		if run.polls > 0 {
+			kv = append(kv, "failed_polls", run.polls, "failed_for", s.end.Sub(run.since))
+		}
+		switch {
+		case prev == nil || prev.lastSuccess.IsZero():
+			level.Info(logger).Log(append([]any{"msg", "first poll succeeded"}, kv...)...)
+		case run.polls > 0:
+			level.Info(logger).Log(append([]any{"msg", "poll succeeds again"}, kv...)...)
+		default:
+			level.Debug(logger).Log(append([]any{"msg", "poll finished"}, kv...)...)
+		}
+		return
+	}
+	run.polls++
+	switch {
+	case run.polls == 1:
+		run = failureRun{polls: 1, since: s.end, loggedAt: s.end}
+		level.Error(logger).Log("msg", "poll failed", "duration_seconds", duration, "err", err)
+	case s.end.Sub(run.loggedAt) >= repeatFailureLogInterval:
+		level.Error(logger).Log("msg", "poll still failing", "duration_seconds", duration,
+			"failed_polls", run.polls, "failed_for", s.end.Sub(run.since), "suppressed", run.suppressed, "err", err)
+		run.loggedAt, run.suppressed = s.end, 0
+	default:
+		run.suppressed++
+		level.Debug(logger).Log("msg", "poll failed again", "duration_seconds", duration, "failed_polls", run.polls, "err", err)
+	}
+	s.failures = run
+}
+
+// truncate shortens s to at most n runes, marking the cut.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
 }
 
 // update runs one Update and returns what it sent. A panic in a collector
@@ -164,6 +236,35 @@ func update(ctx context.Context, c Collector, cfg *Config) (metrics []prometheus
 		metrics = sent
 	}()
 	return nil, c.Update(ctx, cfg, ch)
+}
+
+// CollectorState is how a collector's polls went, for people: the landing
+// page and /-/ready.
+type CollectorState struct {
+	Name        string
+	Polled      bool          // a poll has finished; the rest is zero until then
+	Success     bool          // the last poll succeeded
+	LastPoll    time.Time     // end of the last poll
+	Duration    time.Duration // of the last poll
+	LastSuccess time.Time     // end of the last successful poll; zero if none
+	LastError   string        // the last poll's error, at most maxErrorText runes; empty on success
+	FailedPolls int           // consecutive failed polls up to the last
+}
+
+// State returns every collector's state, in name order.
+func (p *Poller) State() []CollectorState {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	var out []CollectorState
+	for _, name := range p.names() {
+		st := CollectorState{Name: name}
+		if s := p.snapshots[name]; s != nil {
+			st.Polled, st.Success, st.LastPoll, st.Duration = true, s.success, s.end, s.duration
+			st.LastSuccess, st.LastError, st.FailedPolls = s.lastSuccess, s.err, s.failures.polls
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 // Ready reports whether every collector has completed its first poll.

@@ -1,13 +1,17 @@
 package collector
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -184,5 +188,104 @@ func TestPollerSurvivesPanic(t *testing.T) {
 	metrics, err := update(context.Background(), panickingCollector{}, DefaultConfig())
 	if err == nil || !strings.HasPrefix(err.Error(), "collector panicked: assignment to entry in nil map") || len(metrics) != 1 {
 		t.Errorf("%v, %d metrics", err, len(metrics))
+	}
+}
+
+// scriptedCollector fails its n-th poll with errs[n] (nil: succeeds).
+type scriptedCollector struct {
+	errs []error
+	n    int
+}
+
+func (s *scriptedCollector) Update(_ context.Context, _ *Config, ch chan<- prometheus.Metric) error {
+	err := s.errs[s.n]
+	s.n++
+	if err != nil {
+		return err
+	}
+	ch <- prometheus.MustNewConstMetric(fakeDesc, prometheus.GaugeValue, 1)
+	return nil
+}
+
+// pollAt runs one poll of "fake" starting at t0+at; every reading of the
+// clock moves it 250 ms, so a poll ends at t0+at+500ms and takes 0.25 s.
+func pollAt(p *Poller, clock *time.Time, t0 time.Time, at time.Duration, c Collector) {
+	*clock = t0.Add(at)
+	p.PollOnce(context.Background(), "fake", c)
+}
+
+func newClockedPoller(logs *bytes.Buffer, c Collector) (*Poller, *time.Time) {
+	logger := level.NewFilter(log.NewLogfmtLogger(logs), level.AllowInfo())
+	p := NewPoller(logger, NewSafeConfig(DefaultConfig()), map[string]Collector{"fake": c})
+	clock := new(time.Time)
+	p.now = func() time.Time { *clock = clock.Add(250 * time.Millisecond); return *clock }
+	return p, clock
+}
+
+// At info level the log shows the first success and every change between
+// failing and succeeding; a failure that goes on is repeated at error level
+// at most once a minute, saying how many failed polls it did not log.
+func TestPollerLogsTransitionsAndBoundsRepeats(t *testing.T) {
+	t0 := time.Unix(1700000000, 0)
+	down, refused := errors.New("placement is down"), errors.New("connection refused")
+	c := &scriptedCollector{errs: []error{nil, nil, down, down, refused, refused, refused, nil, nil}}
+	var logs bytes.Buffer
+	p, clock := newClockedPoller(&logs, c)
+	for i := range len(c.errs) {
+		pollAt(p, clock, t0, time.Duration(i)*20*time.Second, c)
+	}
+	want := `level=info collector=fake msg="first poll succeeded" duration_seconds=0.25 metrics=1
+level=error collector=fake msg="poll failed" duration_seconds=0.25 err="placement is down"
+level=error collector=fake msg="poll still failing" duration_seconds=0.25 failed_polls=4 failed_for=1m0s suppressed=2 err="connection refused"
+level=info collector=fake msg="poll succeeds again" duration_seconds=0.25 metrics=1 failed_polls=5 failed_for=1m40s
+`
+	if logs.String() != want {
+		t.Errorf("log:\n%s\nwant:\n%s", logs.String(), want)
+	}
+}
+
+// A collector whose first polls fail says so once, and logs its first
+// success with what preceded it.
+func TestPollerLogsFirstSuccessAfterFailures(t *testing.T) {
+	t0 := time.Unix(1700000000, 0)
+	down := errors.New("placement is down")
+	c := &scriptedCollector{errs: []error{down, down, nil}}
+	var logs bytes.Buffer
+	p, clock := newClockedPoller(&logs, c)
+	for i := range len(c.errs) {
+		pollAt(p, clock, t0, time.Duration(i)*30*time.Second, c)
+	}
+	want := `level=error collector=fake msg="poll failed" duration_seconds=0.25 err="placement is down"
+level=info collector=fake msg="first poll succeeded" duration_seconds=0.25 metrics=1 failed_polls=2 failed_for=1m0s
+`
+	if logs.String() != want {
+		t.Errorf("log:\n%s\nwant:\n%s", logs.String(), want)
+	}
+}
+
+// State tells the landing page and /-/ready how each collector's polls went.
+func TestPollerState(t *testing.T) {
+	t0 := time.Unix(1700000000, 0).UTC()
+	long := errors.New(strings.Repeat("é", 400))
+	c := &scriptedCollector{errs: []error{nil, long}}
+	var logs bytes.Buffer
+	p, clock := newClockedPoller(&logs, c)
+	p.collectors["other"] = c
+
+	want := []CollectorState{{Name: "fake"}, {Name: "other"}}
+	if got := p.State(); !reflect.DeepEqual(got, want) {
+		t.Errorf("before any poll: %+v", got)
+	}
+	pollAt(p, clock, t0, 0, c)
+	want[0] = CollectorState{Name: "fake", Polled: true, Success: true, LastPoll: t0.Add(500 * time.Millisecond),
+		Duration: 250 * time.Millisecond, LastSuccess: t0.Add(500 * time.Millisecond)}
+	if got := p.State(); !reflect.DeepEqual(got, want) {
+		t.Errorf("after a success:\n%+v\nwant\n%+v", got, want)
+	}
+	pollAt(p, clock, t0, time.Minute, c)
+	want[0].Success, want[0].LastPoll, want[0].FailedPolls = false, t0.Add(time.Minute+500*time.Millisecond), 1
+	want[0].LastError = strings.Repeat("é", 300) + "…"
+	if got := p.State(); !reflect.DeepEqual(got, want) {
+		t.Errorf("after a failure:\n%+v\nwant\n%+v", got, want)
 	}
 }
