@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/alecthomas/units"
-	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	promcollectors "github.com/prometheus/client_golang/prometheus/collectors"
@@ -24,7 +22,6 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
-	sloggokit "github.com/tjhop/slog-gokit"
 
 	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector"
 	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector/openstack"
@@ -68,7 +65,7 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	logger := newLogger(*logLevel, *logFormat)
+	logger, slogger := newLoggers(os.Stderr, *logLevel, *logFormat)
 
 	cfg := collector.DefaultConfig()
 	if *configFile != "" {
@@ -126,7 +123,6 @@ func run(args []string) int {
 	}
 
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	slogger := slog.New(sloggokit.NewGoKitHandler(logger, nil))
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- web.ListenAndServe(server, webConfig, slogger) }()
 	select {
@@ -154,15 +150,4 @@ func newRegistry(poller *collector.Poller, reloader *reloader, apiMetrics *opens
 		panic(err) // the names are fixed: a clash is a programming error
 	}
 	return registry
-}
-
-func newLogger(lvl, format string) log.Logger {
-	var logger log.Logger
-	if format == "json" {
-		logger = log.NewJSONLogger(log.NewSyncWriter(os.Stderr))
-	} else {
-		logger = log.NewLogfmtLogger(log.NewSyncWriter(os.Stderr))
-	}
-	logger = level.NewFilter(logger, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
-	return log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
 }
