@@ -87,6 +87,19 @@ var (
 		"1 if the configured query's last run succeeded, 0 if Placement rejected it, it failed, or the server cannot run it.", []string{"query"}, nil)
 	queryMemberDesc = prometheus.NewDesc("openstack_placement_query_resource_provider_info",
 		"The provider matched the configured query (queries with export_members only).", []string{"query", "uuid", "name"}, nil)
+	placementPendingDesc = prometheus.NewDesc("openstack_placement_resource_providers_pending",
+		"Listed providers with an enabled sub-resource (inventories, usages, traits, aggregates) not fetched yet: the exporter warming up after a start (its first polls on a large cloud may time out before every provider is read), requests that failed, or a provider that keeps answering 404 (see openstack_placement_inconsistencies_total{reason=\"subresource_not_found\"}).", nil, nil)
+	placementInconsistenciesDesc = prometheus.NewDesc("openstack_placement_inconsistencies_total",
+		"Placement data the exporter refused or repaired, counted on every poll it is seen: duplicate_uuid (a uuid listed again; the first entry is kept), missing_uuid (a provider without a uuid; skipped), negative_inventory (a provider's inventory with a negative number; its inventory is left out), subresource_not_found (a provider still listed whose sub-resources answered 404 on two polls in a row).",
+		[]string{"reason"}, nil)
+)
+
+// The reasons of openstack_placement_inconsistencies_total.
+const (
+	reasonDuplicateUUID       = "duplicate_uuid"
+	reasonMissingUUID         = "missing_uuid"
+	reasonNegativeInventory   = "negative_inventory"
+	reasonSubresourceNotFound = "subresource_not_found"
 )
 
 // placementCollector lists resource providers each poll and keeps their
@@ -103,7 +116,8 @@ type placementCollector struct {
 	cache     map[string]*providerCache
 	// queryErrors remembers each failing query's last error, so a query
 	// that keeps failing the same way is logged once, not every poll.
-	queryErrors map[string]string
+	queryErrors  map[string]string
+	inconsistent *inconsistencies
 }
 
 func newPlacementCollector(deps Deps) (Collector, error) {
@@ -113,6 +127,8 @@ func newPlacementCollector(deps Deps) (Collector, error) {
 		now:         time.Now,
 		cache:       map[string]*providerCache{},
 		queryErrors: map[string]string{},
+		inconsistent: newInconsistencies(placementInconsistenciesDesc,
+			reasonDuplicateUUID, reasonMissingUUID, reasonNegativeInventory, reasonSubresourceNotFound),
 	}, nil
 }
 
@@ -139,8 +155,9 @@ type cached[T any] struct {
 	value      T
 	generation int64
 	fetched    time.Time
-	valid      bool // value holds data
-	failed     bool // the last re-fetch failed: value is the last known one
+	valid      bool   // value holds data
+	failed     bool   // the last re-fetch failed: value is the last known one
+	refused    string // why the fetched value was refused (valid, value empty)
 }
 
 // stale reports whether the cached value can differ from the server's. A
@@ -159,6 +176,35 @@ type providerCache struct {
 	usages      cached[map[string]float64]
 	traits      cached[[]string]
 	aggregates  cached[[]string]
+
+	notFoundNow atomic.Bool // a sub-resource answered 404 in this poll
+	// notFound counts the polls in a row in which a sub-resource of the
+	// (still listed) provider answered 404; the last at notFoundAt, when
+	// the list gave notFoundGen.
+	notFound    int
+	notFoundAt  time.Time
+	notFoundGen int64
+}
+
+// notFoundAgain reports a provider the server lists but whose sub-resources
+// answered 404 on two polls in a row: no longer the race of a deletion
+// between the list and the sub-resource requests.
+func (e *providerCache) notFoundAgain() bool { return e.notFound >= 2 }
+
+// retryDue reports whether the sub-resources of a provider that keeps
+// answering 404 should be asked for again: when its generation moved, or
+// when by the next poll maxAge would have passed since the last attempt (as
+// for usages). Until then it costs no request.
+func (e *providerCache) retryDue(generation int64, now time.Time, maxAge, interval time.Duration) bool {
+	return !e.notFoundAgain() || generation != e.notFoundGen || now.Add(interval).Sub(e.notFoundAt) >= maxAge
+}
+
+// pending reports whether an enabled sub-resource has no data yet.
+func (c *placementCollector) pending(pcfg *PlacementConfig, e *providerCache) bool {
+	return pcfg.Metrics.Inventory && !e.inventories.valid ||
+		pcfg.Metrics.Usage && !e.usages.valid ||
+		pcfg.Metrics.Traits && !c.version.Less(placementTraits) && !e.traits.valid ||
+		pcfg.Metrics.Aggregates && !c.version.Less(placementAggregates) && !e.aggregates.valid
 }
 
 type queryResult struct {
@@ -274,10 +320,35 @@ func (c *placementCollector) Update(ctx context.Context, cfg *Config, ch chan<- 
 	ch <- prometheus.MustNewConstMetric(placementVersionDesc, prometheus.GaugeValue, 1,
 		c.server.Min.String(), c.server.Max.String(), c.version.String())
 
+	providers = c.sanitize(providers)
 	queries, fetchErr := c.refresh(ctx, sc, pcfg, providers)
 	c.emitProviders(pcfg, providers, ch)
 	emitQueries(pcfg, queries, ch)
+	c.inconsistent.finish(ch)
 	return fetchErr
+}
+
+// sanitize drops the list entries no consistent series can be built from:
+// one without a uuid, and the repeats of a uuid (the first entry is kept).
+// A repeat would otherwise be counted, described and summed into its
+// aggregates twice, and its sub-resources fetched twice at once.
+func (c *placementCollector) sanitize(providers []resourceProvider) []resourceProvider {
+	seen := make(map[string]bool, len(providers))
+	out := make([]resourceProvider, 0, len(providers))
+	for _, p := range providers {
+		switch {
+		case p.UUID == "":
+			c.inconsistent.note(c.logger, reasonMissingUUID, p.Name,
+				"msg", "Placement listed a resource provider without a uuid; it is not exported", "name", p.Name)
+		case seen[p.UUID]:
+			c.inconsistent.note(c.logger, reasonDuplicateUUID, p.UUID,
+				"msg", "Placement listed a resource provider uuid more than once; only its first entry is exported", "uuid", p.UUID, "name", p.Name)
+		default:
+			seen[p.UUID] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // refresh re-fetches the stale sub-resources and runs the queries, with at
@@ -302,21 +373,24 @@ func (c *placementCollector) refresh(ctx context.Context, sc *gophercloud.Servic
 		}
 		base := sc.ServiceURL("resource_providers", p.UUID)
 		gen := p.Generation
+		if !entry.retryDue(gen, now, usagesMaxAge, interval) {
+			continue
+		}
 		if pcfg.Metrics.Inventory && entry.inventories.stale(gen, now, -1, interval) {
-			jobs = append(jobs, fetchJob(c, sc, base+"/inventories", "get_inventories", gen, now, &entry.inventories,
-				func(b *subresourceBody) (map[string]inventory, bool) { return b.Inventories, b.Inventories != nil }))
+			jobs = append(jobs, fetchJob(c, sc, base+"/inventories", "get_inventories", gen, now, entry, &entry.inventories,
+				func(b *subresourceBody) (map[string]inventory, bool) { return b.Inventories, b.Inventories != nil }, negativeInventory))
 		}
 		if pcfg.Metrics.Usage && entry.usages.stale(gen, now, usagesMaxAge, interval) {
-			jobs = append(jobs, fetchJob(c, sc, base+"/usages", "get_usages", gen, now, &entry.usages,
-				func(b *subresourceBody) (map[string]float64, bool) { return b.Usages, b.Usages != nil }))
+			jobs = append(jobs, fetchJob(c, sc, base+"/usages", "get_usages", gen, now, entry, &entry.usages,
+				func(b *subresourceBody) (map[string]float64, bool) { return b.Usages, b.Usages != nil }, nil))
 		}
 		if pcfg.Metrics.Traits && !c.version.Less(placementTraits) && entry.traits.stale(gen, now, -1, interval) {
-			jobs = append(jobs, fetchJob(c, sc, base+"/traits", "get_traits", gen, now, &entry.traits,
-				func(b *subresourceBody) ([]string, bool) { return b.Traits, b.Traits != nil }))
+			jobs = append(jobs, fetchJob(c, sc, base+"/traits", "get_traits", gen, now, entry, &entry.traits,
+				func(b *subresourceBody) ([]string, bool) { return b.Traits, b.Traits != nil }, nil))
 		}
 		if pcfg.Metrics.Aggregates && !c.version.Less(placementAggregates) && entry.aggregates.stale(gen, now, aggregatesMaxAge, interval) {
-			jobs = append(jobs, fetchJob(c, sc, base+"/aggregates", "get_aggregates", gen, now, &entry.aggregates,
-				func(b *subresourceBody) ([]string, bool) { return b.Aggregates, b.Aggregates != nil }))
+			jobs = append(jobs, fetchJob(c, sc, base+"/aggregates", "get_aggregates", gen, now, entry, &entry.aggregates,
+				func(b *subresourceBody) ([]string, bool) { return b.Aggregates, b.Aggregates != nil }, nil))
 		}
 	}
 	for uuid := range c.cache {
@@ -352,11 +426,61 @@ func (c *placementCollector) refresh(ctx context.Context, sc *gophercloud.Servic
 	}
 	wg.Wait()
 	c.logQueryErrors(pcfg.Queries, queryErrs)
+	c.trackNotFound(pcfg, providers, now)
 
 	if n := failed.Load(); n > 0 {
 		return results, fmt.Errorf("%d of %d sub-resource requests failed (their last known values are kept and retried next poll); first: %w", n, len(jobs)-len(pcfg.Queries), firstErr)
 	}
 	return results, nil
+}
+
+// trackNotFound follows the providers whose sub-resources answer 404. A
+// first 404 right after the list is the normal race with a deletion; the
+// provider still listed and answering 404 at the next poll is counted (on
+// every poll until it recovers) and logged once. It does not fail the poll:
+// Placement answered, inconsistently.
+func (c *placementCollector) trackNotFound(pcfg *PlacementConfig, providers []resourceProvider, now time.Time) {
+	for _, p := range providers {
+		entry := c.cache[p.UUID]
+		switch {
+		case entry.notFoundNow.Swap(false):
+			entry.notFound++
+			entry.notFoundAt, entry.notFoundGen = now, p.Generation
+		case !c.pending(pcfg, entry):
+			if entry.notFoundAgain() {
+				level.Info(c.logger).Log("msg", "the resource provider's sub-resources are found again", "uuid", p.UUID, "name", p.Name)
+			}
+			entry.notFound = 0
+		}
+		if entry.notFoundAgain() {
+			c.inconsistent.note(c.logger, reasonSubresourceNotFound, p.UUID,
+				"msg", "Placement lists the resource provider, but its sub-resources answer 404 since the previous poll; its details are not exported, and asked for again once per usages_max_age or when its generation moves",
+				"uuid", p.UUID, "name", p.Name)
+		}
+	}
+}
+
+// negativeInventory refuses an inventory with a negative number: Placement
+// never stores one, and (total - reserved) * allocation_ratio of two
+// negatives would be a capacity that does not exist.
+func negativeInventory(inventories map[string]inventory) string {
+	classes := make([]string, 0, len(inventories))
+	for class := range inventories {
+		classes = append(classes, class)
+	}
+	sort.Strings(classes)
+	for _, class := range classes {
+		inv := inventories[class]
+		for _, f := range []struct {
+			name  string
+			value float64
+		}{{"total", inv.Total}, {"reserved", inv.Reserved}, {"min_unit", inv.MinUnit}, {"max_unit", inv.MaxUnit}, {"step_size", inv.StepSize}, {"allocation_ratio", inv.AllocationRatio}} {
+			if f.value < 0 {
+				return fmt.Sprintf("%s %s is %g", class, f.name, f.value)
+			}
+		}
+	}
+	return ""
 }
 
 // subresourceBody decodes any of the four sub-resource responses.
@@ -368,15 +492,18 @@ type subresourceBody struct {
 	Aggregates  []string             `json:"aggregates"`
 }
 
-// fetchJob returns a job that fetches one sub-resource into target. A
-// provider deleted since the list (404) simply keeps nothing.
+// fetchJob returns a job that fetches one sub-resource of entry into
+// target. A provider deleted since the list (404) keeps nothing, and
+// trackNotFound follows it up. A value refuse has a reason against is kept
+// empty, for the generation it belongs to.
 func fetchJob[T any](c *placementCollector, sc *gophercloud.ServiceClient, url, operation string, listedGen int64, now time.Time,
-	target *cached[T], pick func(*subresourceBody) (T, bool)) func(context.Context) error {
+	entry *providerCache, target *cached[T], pick func(*subresourceBody) (T, bool), refuse func(T) string) func(context.Context) error {
 	return func(ctx context.Context) error {
 		var body subresourceBody
 		err := openstack.Get(ctx, sc, placementOp(operation), url, c.headers(), &body)
 		if openstack.StatusCode(err) == http.StatusNotFound {
 			*target = cached[T]{}
+			entry.notFoundNow.Store(true)
 			return nil
 		}
 		if err != nil {
@@ -394,6 +521,12 @@ func fetchJob[T any](c *placementCollector, sc *gophercloud.ServiceClient, url, 
 		gen := listedGen
 		if body.Generation != nil {
 			gen = *body.Generation
+		}
+		if refuse != nil {
+			if reason := refuse(value); reason != "" {
+				*target = cached[T]{generation: gen, fetched: now, valid: true, refused: reason}
+				return nil
+			}
 		}
 		*target = cached[T]{value: value, generation: gen, fetched: now, valid: true}
 		return nil
@@ -446,6 +579,7 @@ func (c *placementCollector) emitProviders(pcfg *PlacementConfig, providers []re
 	}
 	treeSize := map[string]int{}
 	aggregateMembers := map[string]int{}
+	pending := 0
 	for i := range providers {
 		p := &providers[i]
 		parent, root := deref(p.Parent), deref(p.Root)
@@ -464,6 +598,14 @@ func (c *placementCollector) emitProviders(pcfg *PlacementConfig, providers []re
 		entry := c.cache[p.UUID]
 		if entry == nil {
 			continue
+		}
+		if c.pending(pcfg, entry) {
+			pending++
+		}
+		if pcfg.Metrics.Inventory && entry.inventories.refused != "" {
+			c.inconsistent.note(c.logger, reasonNegativeInventory, p.UUID,
+				"msg", "Placement gave the resource provider a negative inventory; its inventory and capacity are not exported",
+				"uuid", p.UUID, "name", p.Name, "generation", entry.inventories.generation, "detail", entry.inventories.refused)
 		}
 		if pcfg.Metrics.Aggregates && entry.aggregates.valid {
 			for _, agg := range entry.aggregates.value {
@@ -495,6 +637,7 @@ func (c *placementCollector) emitProviders(pcfg *PlacementConfig, providers []re
 			}
 		}
 	}
+	gauge(placementPendingDesc, float64(pending))
 	if hasTree && pcfg.Metrics.Tree {
 		gauge(providerTreesDesc, float64(len(treeSize)))
 		for root, size := range treeSize {

@@ -5,11 +5,14 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 )
 
 var (
@@ -364,5 +367,332 @@ func TestPlacementSubresourceFailureKeepsLastValue(t *testing.T) {
 	}
 	if failures.Load() != 1 {
 		t.Errorf("%d failures", failures.Load())
+	}
+}
+
+// fakePlacement answers the provider list and the sub-resources from
+// bodies: path -> JSON; a sub-resource path without a body answers 404, as
+// Placement does for a provider it does not know. Discovery comes from the
+// recorded root.
+type fakePlacement struct {
+	*fixtureServer
+	mu     sync.Mutex
+	bodies map[string]string
+}
+
+func newFakePlacement(t *testing.T, bodies map[string]string) *fakePlacement {
+	f := &fakePlacement{fixtureServer: newFixtureServer(t, placementRoot), bodies: bodies}
+	f.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/" {
+			return false
+		}
+		f.mu.Lock()
+		body, ok := f.bodies[r.URL.Path]
+		f.mu.Unlock()
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `{"errors": [{"status": 404, "title": "Not Found", "detail": "No resource provider with uuid %s found"}]}`, r.URL.Path)
+			return true
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, body)
+		return true
+	})
+	return f
+}
+
+func (f *fakePlacement) set(path, body string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if body == "" {
+		delete(f.bodies, path)
+		return
+	}
+	f.bodies[path] = body
+}
+
+// simpleProvider is a root provider in aggregate agg with 240 VCPU and 8 used.
+func simpleProvider(bodies map[string]string, uuid string, generation int, agg string) {
+	base := "/resource_providers/" + uuid
+	g := fmt.Sprint(generation)
+	bodies[base+"/inventories"] = `{"resource_provider_generation": ` + g + `, "inventories": {"VCPU": {"total": 240, "reserved": 0, "min_unit": 1, "max_unit": 240, "step_size": 1, "allocation_ratio": 1.0}}}`
+	bodies[base+"/usages"] = `{"resource_provider_generation": ` + g + `, "usages": {"VCPU": 8}}`
+	bodies[base+"/traits"] = `{"resource_provider_generation": ` + g + `, "traits": ["CUSTOM_GOLD"]}`
+	bodies[base+"/aggregates"] = `{"resource_provider_generation": ` + g + `, "aggregates": ["` + agg + `"]}`
+}
+
+func providerJSON(uuid, name string, generation int) string {
+	u := `"` + uuid + `"`
+	if uuid == "null" {
+		u = "null"
+	}
+	return fmt.Sprintf(`{"uuid": %s, "name": %q, "generation": %d, "parent_provider_uuid": null, "root_provider_uuid": %s}`, u, name, generation, u)
+}
+
+const (
+	rpA = "30000000-0000-4000-8000-00000000000a"
+	rpB = "30000000-0000-4000-8000-00000000000b"
+	rpC = "30000000-0000-4000-8000-00000000000c"
+)
+
+func inconsistencyCounts(t *testing.T, metrics []prometheus.Metric) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	for _, m := range metrics {
+		if !strings.Contains(m.Desc().String(), `"openstack_placement_inconsistencies_total"`) &&
+			!strings.Contains(m.Desc().String(), `"openstack_manila_inconsistencies_total"`) {
+			continue
+		}
+		var pb dto.Metric
+		if err := m.Write(&pb); err != nil {
+			t.Fatal(err)
+		}
+		out[pb.GetLabel()[0].GetValue()] = pb.GetCounter().GetValue()
+	}
+	return out
+}
+
+// A uuid listed twice: the first entry is kept, so the provider is counted,
+// described and summed into its aggregate once; the repeat is logged once
+// (not every poll) and counted on every poll it is seen.
+func TestPlacementDuplicateUUIDKeepsFirst(t *testing.T) {
+	bodies := map[string]string{
+		"/resource_providers": `{"resource_providers": [` + providerJSON(rpA, "a", 1) + `, ` + providerJSON(rpB, "b", 1) + `, ` +
+			providerJSON(rpC, "c", 1) + `, ` + providerJSON(rpA, "a-again", 1) + `]}`,
+	}
+	for _, uuid := range []string{rpA, rpB, rpC} {
+		simpleProvider(bodies, uuid, 1, aggA)
+	}
+	srv := newFakePlacement(t, bodies)
+	var logged strings.Builder
+	c := newTestPlacement(t, srv.fixtureServer)
+	c.logger = logfmtTo(&logged)
+	cfg := mustConfig(t, "placement: {}\n")
+	var metrics []prometheus.Metric
+	for i := 0; i < 2; i++ {
+		var err error
+		if metrics, err = poll(t, c, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := `
+# HELP openstack_placement_resource_providers Resource providers listed by Placement (within the configured scope).
+# TYPE openstack_placement_resource_providers gauge
+openstack_placement_resource_providers 3
+# HELP openstack_placement_aggregate_capacity Capacity of the resource class over the providers in the aggregate: a provider counts when it or the root of its tree is a member (each provider once).
+# TYPE openstack_placement_aggregate_capacity gauge
+openstack_placement_aggregate_capacity{aggregate_uuid="` + aggA + `",resource_class="VCPU"} 720
+# HELP openstack_placement_aggregate_resource_providers Listed providers that are members of the aggregate.
+# TYPE openstack_placement_aggregate_resource_providers gauge
+openstack_placement_aggregate_resource_providers{aggregate_uuid="` + aggA + `"} 3
+`
+	if err := testutil.CollectAndCompare(replay(metrics), strings.NewReader(want), "openstack_placement_resource_providers", "openstack_placement_aggregate_capacity", "openstack_placement_aggregate_resource_providers"); err != nil {
+		t.Error(err)
+	}
+	if info := exposition(t, metrics, "openstack_placement_resource_provider_info"); strings.Count(info, rpA) != 2 || strings.Contains(info, "a-again") {
+		t.Errorf("want one info series for %s, the first entry's:\n%s", rpA, info)
+	}
+	if got := inconsistencyCounts(t, metrics)["duplicate_uuid"]; got != 2 {
+		t.Errorf("duplicate_uuid counted %v times over two polls, want 2", got)
+	}
+	if n := strings.Count(logged.String(), "reason=duplicate_uuid"); n != 1 {
+		t.Errorf("logged %d times, want once:\n%s", n, logged.String())
+	}
+	if !strings.Contains(logged.String(), "uuid="+rpA) {
+		t.Errorf("the log does not name the uuid:\n%s", logged.String())
+	}
+}
+
+// A provider without a uuid cannot be described or asked for its
+// sub-resources: it is skipped, not exported with uuid="".
+func TestPlacementProviderWithoutUUIDIsSkipped(t *testing.T) {
+	bodies := map[string]string{
+		"/resource_providers": `{"resource_providers": [` + providerJSON(rpA, "a", 1) + `, ` + providerJSON("null", "ghost", 1) + `, ` +
+			`{"name": "no-uuid-key", "generation": 1}]}`,
+	}
+	simpleProvider(bodies, rpA, 1, aggA)
+	srv := newFakePlacement(t, bodies)
+	var logged strings.Builder
+	c := newTestPlacement(t, srv.fixtureServer)
+	c.logger = logfmtTo(&logged)
+	cfg := mustConfig(t, "placement: {}\n")
+	var metrics []prometheus.Metric
+	for i := 0; i < 2; i++ {
+		var err error
+		if metrics, err = poll(t, c, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if text := exposition(t, metrics); strings.Contains(text, `{uuid=""`) || strings.Contains(text, `,uuid=""`) {
+		t.Errorf("a series with an empty uuid:\n%s", text)
+	}
+	if n := testutil.ToFloat64(filterMetrics(metrics, "openstack_placement_resource_providers")); n != 1 {
+		t.Errorf("resource_providers %v, want 1", n)
+	}
+	if got := inconsistencyCounts(t, metrics)["missing_uuid"]; got != 4 {
+		t.Errorf("missing_uuid %v over two polls of two such providers, want 4", got)
+	}
+	if n := strings.Count(logged.String(), "reason=missing_uuid"); n != 2 {
+		t.Errorf("logged %d times, want once per provider:\n%s", n, logged.String())
+	}
+	if got := countMatching(srv.requests(), "/resource_providers//"); got != 0 {
+		t.Errorf("%d sub-resource requests without a uuid", got)
+	}
+}
+
+// Placement never stores negative inventory; a body that has it is wrong,
+// and (total - reserved) * allocation_ratio of two negatives is a positive
+// capacity that does not exist. The provider's inventory is refused (its
+// usage and the rest stay), counted on every poll, logged once, and not
+// re-fetched until the generation moves.
+func TestPlacementNegativeInventoryIsRefused(t *testing.T) {
+	bodies := map[string]string{
+		"/resource_providers": `{"resource_providers": [` + providerJSON(rpA, "a", 1) + `, ` + providerJSON(rpB, "b", 1) + `]}`,
+	}
+	simpleProvider(bodies, rpA, 1, aggA)
+	simpleProvider(bodies, rpB, 1, aggA)
+	bodies["/resource_providers/"+rpB+"/inventories"] = `{"resource_provider_generation": 1, "inventories": {"VCPU": {"total": -100, "reserved": 0, "min_unit": 1, "max_unit": 16, "step_size": 1, "allocation_ratio": -1.0}}}`
+	srv := newFakePlacement(t, bodies)
+	var logged strings.Builder
+	c := newTestPlacement(t, srv.fixtureServer)
+	c.logger = logfmtTo(&logged)
+	cfg := mustConfig(t, "placement: {}\n")
+	var metrics []prometheus.Metric
+	for i := 0; i < 2; i++ {
+		var err error
+		if metrics, err = poll(t, c, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := `
+# HELP openstack_placement_aggregate_capacity Capacity of the resource class over the providers in the aggregate: a provider counts when it or the root of its tree is a member (each provider once).
+# TYPE openstack_placement_aggregate_capacity gauge
+openstack_placement_aggregate_capacity{aggregate_uuid="` + aggA + `",resource_class="VCPU"} 240
+# HELP openstack_placement_resource_provider_capacity Schedulable capacity of the resource class: (total - reserved) * allocation_ratio.
+# TYPE openstack_placement_resource_provider_capacity gauge
+openstack_placement_resource_provider_capacity{name="a",resource_class="VCPU",uuid="` + rpA + `"} 240
+`
+	if err := testutil.CollectAndCompare(replay(metrics), strings.NewReader(want), "openstack_placement_aggregate_capacity", "openstack_placement_resource_provider_capacity"); err != nil {
+		t.Error(err)
+	}
+	if text := exposition(t, metrics, "openstack_placement_resource_provider_inventory_total"); strings.Contains(text, rpB) {
+		t.Errorf("the refused inventory is exported:\n%s", text)
+	}
+	if text := exposition(t, metrics, "openstack_placement_resource_provider_usage"); !strings.Contains(text, rpB) {
+		t.Errorf("the provider's usage went with its inventory:\n%s", text)
+	}
+	if got := inconsistencyCounts(t, metrics)["negative_inventory"]; got != 2 {
+		t.Errorf("negative_inventory %v over two polls, want 2", got)
+	}
+	if n := strings.Count(logged.String(), "reason=negative_inventory"); n != 1 {
+		t.Errorf("logged %d times, want once:\n%s", n, logged.String())
+	}
+	if got := countMatching(srv.requests(), rpB+"/inventories"); got != 1 {
+		t.Errorf("the refused inventory was fetched %d times, want once (same generation)", got)
+	}
+}
+
+// A 404 for the sub-resources of a provider the list just showed is the
+// normal race with its deletion: retried next poll, nothing logged. Still
+// listed and still 404 at the next poll is the server contradicting itself:
+// logged once, counted on every poll, retried only once per usages_max_age
+// (not 4 requests every poll forever), and the provider shows as pending.
+// None of it fails the poll. When the sub-resources come back, so do its
+// series, and pending drops.
+func TestPlacementSubresourceNotFoundWhileListed(t *testing.T) {
+	bodies := map[string]string{
+		"/resource_providers": `{"resource_providers": [` + providerJSON(rpA, "a", 1) + `, ` + providerJSON(rpB, "b", 1) + `]}`,
+	}
+	simpleProvider(bodies, rpA, 1, aggA)
+	srv := newFakePlacement(t, bodies) // rpB: every sub-resource 404
+	var logged strings.Builder
+	c := newTestPlacement(t, srv.fixtureServer)
+	c.logger = logfmtTo(&logged)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { return now }
+	cfg := mustConfig(t, "placement:\n  interval: 60s\n  usages_max_age: 5m\n")
+
+	step := func(name string, wantRequests int, wantCount float64, wantPending float64) []prometheus.Metric {
+		t.Helper()
+		metrics, err := poll(t, c, cfg)
+		if err != nil {
+			t.Fatalf("%s: the poll failed: %v", name, err)
+		}
+		if got := countMatching(srv.requests(), rpB+"/"); got != wantRequests {
+			t.Errorf("%s: %d sub-resource requests for b, want %d", name, got, wantRequests)
+		}
+		if got := inconsistencyCounts(t, metrics)["subresource_not_found"]; got != wantCount {
+			t.Errorf("%s: subresource_not_found %v, want %v", name, got, wantCount)
+		}
+		if got := testutil.ToFloat64(filterMetrics(metrics, "openstack_placement_resource_providers_pending")); got != wantPending {
+			t.Errorf("%s: pending %v, want %v", name, got, wantPending)
+		}
+		return metrics
+	}
+	step("first 404: the race", 4, 0, 1)
+	if strings.Contains(logged.String(), "level=warn") {
+		t.Errorf("the first 404 is logged:\n%s", logged.String())
+	}
+	now = now.Add(time.Minute)
+	step("still listed, still 404", 4, 1, 1)
+	for i := 0; i < 3; i++ {
+		now = now.Add(time.Minute)
+		step("backing off", 0, float64(2+i), 1)
+	}
+	if n := strings.Count(logged.String(), "reason=subresource_not_found"); n != 1 {
+		t.Errorf("logged %d times, want once:\n%s", n, logged.String())
+	}
+	if !strings.Contains(logged.String(), "uuid="+rpB) {
+		t.Errorf("the log does not name the provider:\n%s", logged.String())
+	}
+	// Retried so that no more than usages_max_age passes between two
+	// attempts by the next poll, as for usages.
+	now = now.Add(time.Minute)
+	step("retry after usages_max_age", 4, 5, 1)
+
+	srv.mu.Lock()
+	simpleProvider(srv.bodies, rpB, 1, aggA) // the server is consistent again
+	srv.mu.Unlock()
+	for i := 0; i < 3; i++ {
+		now = now.Add(time.Minute)
+		step("backing off", 0, float64(6+i), 1)
+	}
+	now = now.Add(time.Minute)
+	metrics := step("recovered", 4, 8, 0)
+	if text := exposition(t, metrics, "openstack_placement_resource_provider_capacity"); !strings.Contains(text, rpB) {
+		t.Errorf("b's series are not back:\n%s", text)
+	}
+	now = now.Add(time.Minute)
+	step("steady", 0, 8, 0)
+}
+
+// A provider deleted after the list answers 404 once and is gone from the
+// next list: never counted, never logged.
+func TestPlacementSubresourceNotFoundThenDeletedIsQuiet(t *testing.T) {
+	bodies := map[string]string{
+		"/resource_providers": `{"resource_providers": [` + providerJSON(rpA, "a", 1) + `, ` + providerJSON(rpB, "b", 1) + `]}`,
+	}
+	simpleProvider(bodies, rpA, 1, aggA)
+	srv := newFakePlacement(t, bodies)
+	var logged strings.Builder
+	c := newTestPlacement(t, srv.fixtureServer)
+	c.logger = logfmtTo(&logged)
+	cfg := mustConfig(t, "placement: {}\n")
+	if _, err := poll(t, c, cfg); err != nil {
+		t.Fatal(err)
+	}
+	srv.set("/resource_providers", `{"resource_providers": [`+providerJSON(rpA, "a", 1)+`]}`)
+	metrics, err := poll(t, c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := inconsistencyCounts(t, metrics)["subresource_not_found"]; got != 0 {
+		t.Errorf("subresource_not_found %v, want 0", got)
+	}
+	if got := testutil.ToFloat64(filterMetrics(metrics, "openstack_placement_resource_providers_pending")); got != 0 {
+		t.Errorf("pending %v, want 0", got)
+	}
+	if strings.Contains(logged.String(), "level=warn") {
+		t.Errorf("logged:\n%s", logged.String())
 	}
 }
