@@ -73,6 +73,38 @@ func (p *Poller) Handler(reg prometheus.Gatherer, logger log.Logger, maxInFlight
 	})
 }
 
+// ReadyHandler serves /-/ready: 503 until every collector has finished its
+// first poll, then 200 whether or not that poll succeeded, because /metrics
+// then reports the failure truthfully and a readiness gate that held back
+// scrapes would hide it. The body names the collectors whose last poll
+// failed, with the error.
+func (p *Poller) ReadyHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		var pending, failed []string
+		for _, st := range p.State() {
+			switch {
+			case !st.Polled:
+				pending = append(pending, st.Name)
+			case !st.Success:
+				failed = append(failed, st.Name+": "+st.LastError)
+			}
+		}
+		if len(pending) > 0 {
+			http.Error(w, "Not ready: waiting for the first poll of "+strings.Join(pending, ", ")+".", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if len(failed) == 0 {
+			fmt.Fprintln(w, "Ready.")
+			return
+		}
+		fmt.Fprintln(w, "Ready. The last poll of these collectors failed ("+Namespace+"_collector_success 0):")
+		for _, f := range failed {
+			fmt.Fprintln(w, f)
+		}
+	})
+}
+
 func acceptsGzip(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
 		if enc, _, _ := strings.Cut(strings.TrimSpace(part), ";"); enc == "gzip" {

@@ -267,13 +267,6 @@ func (p *Poller) State() []CollectorState {
 	return out
 }
 
-// Ready reports whether every collector has completed its first poll.
-func (p *Poller) Ready() bool {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return len(p.snapshots) == len(p.collectors)
-}
-
 // encodeSnapshot encodes metrics one family at a time, so that only one
 // family is ever held decoded. Metrics a registry would reject (a duplicate
 // series from a misbehaving API) are dropped and logged; the rest is served.

@@ -60,8 +60,8 @@ func TestPollerServesSnapshotsAndMetaMetrics(t *testing.T) {
 	p := NewPoller(nopLogger(), NewSafeConfig(DefaultConfig()), map[string]Collector{"fake": fake})
 	clock := time.Unix(1700000000, 0)
 	p.now = func() time.Time { clock = clock.Add(250 * time.Millisecond); return clock }
-	if p.Ready() {
-		t.Error("ready before the first poll")
+	if p.State()[0].Polled {
+		t.Error("polled before the first poll")
 	}
 	want := `
 # HELP openstack_capacity_exporter_collector_poll_interval_seconds Configured time between the starts of two polls of the collector.
@@ -75,8 +75,8 @@ openstack_capacity_exporter_collector_poll_interval_seconds{collector="fake"} 36
 	p.PollOnce(context.Background(), "fake", fake)
 	fake.fail.Store(true)
 	p.PollOnce(context.Background(), "fake", fake)
-	if !p.Ready() {
-		t.Error("not ready after the first poll")
+	if !p.State()[0].Polled {
+		t.Error("not polled after the first poll")
 	}
 	// The failed poll sent nothing: its snapshot is empty, and the last
 	// success is the first poll's end.

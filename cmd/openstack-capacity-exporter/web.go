@@ -23,13 +23,7 @@ func newMux(o webOptions, logger log.Logger, poller *collector.Poller, reloader 
 	mux := http.NewServeMux()
 	mux.Handle(o.metricsPath, poller.Handler(registry, logger, 8))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy.") })
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !poller.Ready() {
-			http.Error(w, "Not ready: the first poll of every collector has not finished yet.", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "Ready.")
-	})
+	mux.Handle("/-/ready", poller.ReadyHandler())
 	if o.enableLifecycle {
 		mux.HandleFunc("/-/reload", reloader.serveHTTP)
 	} else {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector"
 	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector/openstack"
@@ -83,5 +86,39 @@ func TestReloadEndpointNeedsLifecycleFlag(t *testing.T) {
 	}
 	if resp, body := e.do(t, http.MethodPost, "/-/reload"); resp.StatusCode != http.StatusOK || e.config.Get().Placement.Interval.String() != "45s" {
 		t.Errorf("POST with the flag: %d %q, interval %s", resp.StatusCode, body, e.config.Get().Placement.Interval)
+	}
+}
+
+type failingCollector struct{ err error }
+
+func (f failingCollector) Update(context.Context, *collector.Config, chan<- prometheus.Metric) error {
+	return f.err
+}
+
+// /-/ready: 503 until every enabled collector has finished its first poll,
+// then 200 even if that poll failed (/metrics then tells the truth, and
+// holding back scrapes would hide it); the body says which collector failed
+// and why.
+func TestReadyAfterFirstPollEvenIfItFailed(t *testing.T) {
+	manila := failingCollector{errors.New("connection refused")}
+	e := newTestExporter(t, webOptions{}, map[string]collector.Collector{"placement": fakePlacement{}, "manila": manila})
+	if resp, body := e.do(t, http.MethodGet, "/-/ready"); resp.StatusCode != http.StatusServiceUnavailable ||
+		body != "Not ready: waiting for the first poll of manila, placement.\n" {
+		t.Errorf("before any poll: %d %q", resp.StatusCode, body)
+	}
+	e.poller.PollOnce(context.Background(), "placement", fakePlacement{})
+	if resp, body := e.do(t, http.MethodGet, "/-/ready"); resp.StatusCode != http.StatusServiceUnavailable ||
+		body != "Not ready: waiting for the first poll of manila.\n" {
+		t.Errorf("before manila's first poll: %d %q", resp.StatusCode, body)
+	}
+	e.poller.PollOnce(context.Background(), "manila", manila)
+	want := "Ready. The last poll of these collectors failed (openstack_capacity_exporter_collector_success 0):\nmanila: connection refused\n"
+	if resp, body := e.do(t, http.MethodGet, "/-/ready"); resp.StatusCode != http.StatusOK || body != want {
+		t.Errorf("after a failed first poll: %d %q, want %q", resp.StatusCode, body, want)
+	}
+	e = newTestExporter(t, webOptions{}, map[string]collector.Collector{"placement": fakePlacement{}})
+	e.poller.PollOnce(context.Background(), "placement", fakePlacement{})
+	if resp, body := e.do(t, http.MethodGet, "/-/ready"); resp.StatusCode != http.StatusOK || body != "Ready.\n" {
+		t.Errorf("after a good first poll: %d %q", resp.StatusCode, body)
 	}
 }
