@@ -85,24 +85,35 @@ func TestManilaCapabilityValues(t *testing.T) {
 		"bool": []byte(`false`), "ts": []byte(`"2026-11-22T10:30:18.431738"`),
 	}
 	for key, want := range map[string]float64{"n": 100, "f": 50.5, "s": 100.5} {
-		if v, ok := caps.number(key); !ok || v != want {
-			t.Errorf("%s: %v %v", key, v, ok)
+		if v, ok, err := caps.number(key); !ok || err != nil || v != want {
+			t.Errorf("%s: %v %v %v", key, v, ok, err)
 		}
 	}
 	for _, key := range []string{"inf", "Inf"} {
-		if v, ok := caps.number(key); !ok || v <= 1e308 {
-			t.Errorf("%s: %v %v", key, v, ok)
+		if v, ok, err := caps.number(key); !ok || err != nil || v <= 1e308 {
+			t.Errorf("%s: %v %v %v", key, v, ok, err)
 		}
 	}
-	for _, key := range []string{"unknown", "null", "junk", "absent", "list"} {
-		if v, ok := caps.number(key); ok {
-			t.Errorf("%s: %v must be absent", key, v)
+	for _, key := range []string{"unknown", "null", "absent"} {
+		if v, ok, err := caps.number(key); ok || err != nil {
+			t.Errorf("%s: %v %v must be absent, not an error", key, v, err)
+		}
+	}
+	for _, key := range []string{"junk", "list", "bool"} {
+		if v, ok, err := caps.number(key); ok || err == nil {
+			t.Errorf("%s: %v must be absent and an error", key, v)
 		}
 	}
 	if caps.text("list") != "true,false" || caps.text("bool") != "false" || caps.text("s") != "100.5" || caps.text("absent") != "" || caps.text("null") != "" {
 		t.Errorf("text: %q %q %q", caps.text("list"), caps.text("bool"), caps.text("s"))
 	}
-	if ts, ok := caps.timestamp("ts"); !ok || math.Abs(ts-1795343418.431738) > 1e-6 {
-		t.Errorf("timestamp %v %v", ts, ok)
+	if ts, ok, err := caps.timestamp("ts"); !ok || err != nil || math.Abs(ts-1795343418.431738) > 1e-6 {
+		t.Errorf("timestamp %v %v %v", ts, ok, err)
+	}
+	if _, ok, err := caps.timestamp("junk"); ok || err == nil {
+		t.Errorf("timestamp junk: %v %v", ok, err)
+	}
+	if _, ok, err := caps.timestamp("absent"); ok || err != nil {
+		t.Errorf("timestamp absent: %v %v", ok, err)
 	}
 }

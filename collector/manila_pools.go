@@ -71,6 +71,15 @@ var (
 		"Pools the configured Manila query matched in its last successful run.", []string{"query"}, nil)
 	manilaQuerySuccessDesc = prometheus.NewDesc("openstack_manila_query_success",
 		"1 if the configured Manila query's last run succeeded, 0 if it failed or the server cannot run it.", []string{"query"}, nil)
+	manilaInconsistenciesDesc = prometheus.NewDesc("openstack_manila_inconsistencies_total",
+		"Manila data the exporter refused or repaired, counted on every poll it is seen: unparsable_value (a pool capability that should be a number or timestamp but is neither, nor \"infinite\" or \"unknown\"; not exported), duplicate_pool (a pool name listed again; the first entry is kept).",
+		[]string{"reason"}, nil)
+)
+
+// The reasons of openstack_manila_inconsistencies_total.
+const (
+	reasonUnparsableValue = "unparsable_value"
+	reasonDuplicatePool   = "duplicate_pool"
 )
 
 // manilaCollector reads Manila's scheduler-stats pools: one request for the
@@ -84,11 +93,13 @@ type manilaCollector struct {
 	server  *openstack.VersionRange
 	version openstack.Microversion
 	// queryErrors: a query failing the same way is logged once.
-	queryErrors map[string]string
+	queryErrors  map[string]string
+	inconsistent *inconsistencies
 }
 
 func newManilaCollector(deps Deps) (Collector, error) {
-	return &manilaCollector{logger: deps.Logger, session: deps.Session, queryErrors: map[string]string{}}, nil
+	return &manilaCollector{logger: deps.Logger, session: deps.Session, queryErrors: map[string]string{},
+		inconsistent: newInconsistencies(manilaInconsistenciesDesc, reasonUnparsableValue, reasonDuplicatePool)}, nil
 }
 
 func manilaOp(name string) openstack.Operation {
@@ -246,8 +257,9 @@ func (c *manilaCollector) Update(ctx context.Context, cfg *Config, ch chan<- pro
 	}
 	ch <- prometheus.MustNewConstMetric(manilaUpDesc, prometheus.GaugeValue, 1)
 	ch <- prometheus.MustNewConstMetric(manilaVersDesc, prometheus.GaugeValue, 1, c.server.Min.String(), c.server.Max.String(), c.version.String())
-	emitPools(c.logger, pools, ch)
+	c.emitPools(pools, ch)
 	c.runQueries(ctx, sc, base, mcfg.Queries, ch)
+	c.inconsistent.finish(ch)
 	return nil
 }
 
@@ -297,7 +309,7 @@ func (c *manilaCollector) runQueries(ctx context.Context, sc *gophercloud.Servic
 	c.queryErrors = seen
 }
 
-func emitPools(logger log.Logger, pools []manilaPool, ch chan<- prometheus.Metric) {
+func (c *manilaCollector) emitPools(pools []manilaPool, ch chan<- prometheus.Metric) {
 	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
 	}
@@ -307,7 +319,7 @@ func emitPools(logger log.Logger, pools []manilaPool, ch chan<- prometheus.Metri
 	for _, p := range pools {
 		if seen[p.Name] {
 			// name is unique in Manila; a repeat would be a duplicate series.
-			level.Warn(logger).Log("msg", "Manila listed a pool twice; keeping the first", "pool", p.Name)
+			c.inconsistent.note(c.logger, reasonDuplicatePool, p.Name, "msg", "Manila listed a pool twice; keeping the first", "pool", p.Name)
 			continue
 		}
 		seen[p.Name] = true
@@ -317,6 +329,10 @@ func emitPools(logger log.Logger, pools []manilaPool, ch chan<- prometheus.Metri
 			caps.text("share_backend_name"), caps.text("storage_protocol"), caps.text("vendor_name"), caps.text("driver_version"),
 			caps.text("driver_handles_share_servers"), caps.text("thin_provisioning"))
 		labels := []string{p.Name, p.Host, p.Backend, p.Pool}
+		unparsable := func(key string, err error) {
+			c.inconsistent.note(c.logger, reasonUnparsableValue, p.Name+"\x00"+key,
+				"msg", "Manila reported a pool capability the exporter cannot read; it is not exported", "pool", p.Name, "field", key, "value", string(p.Capabilities[key]), "err", err)
+		}
 		for _, m := range []struct {
 			desc  *prometheus.Desc
 			key   string
@@ -331,11 +347,19 @@ func emitPools(logger log.Logger, pools []manilaPool, ch chan<- prometheus.Metri
 			{manilaReservedSnapshotDesc, "reserved_snapshot_percentage", 0.01},
 			{manilaReservedExtendDesc, "reserved_share_extend_percentage", 0.01},
 		} {
-			if v, ok := caps.number(m.key); ok {
+			v, ok, err := caps.number(m.key)
+			if err != nil {
+				unparsable(m.key, err)
+			}
+			if ok {
 				gauge(m.desc, v*m.scale, labels...)
 			}
 		}
-		if ts, ok := caps.timestamp("timestamp"); ok {
+		ts, ok, err := caps.timestamp("timestamp")
+		if err != nil {
+			unparsable("timestamp", err)
+		}
+		if ok {
 			gauge(manilaTimestampDesc, ts, labels...)
 		}
 	}
@@ -352,32 +376,36 @@ func emitPools(logger log.Logger, pools []manilaPool, ch chan<- prometheus.Metri
 // capabilities reads the loosely typed values drivers report.
 type capabilities map[string]json.RawMessage
 
+// errNotANumber: a capability that should be a number is something else.
+var errNotANumber = errors.New(`neither a number nor "infinite" or "unknown"`)
+
 // number reads a number that may arrive as a JSON number or a string;
-// "infinite" is +Inf; "unknown", null, absent or anything else is absent.
-func (c capabilities) number(key string) (float64, bool) {
-	raw, ok := c[key]
-	if !ok || string(raw) == "null" {
-		return 0, false
+// "infinite" is +Inf; "unknown", "", null or absent is absent (ok false, no
+// error); anything else is absent too, with an error to report.
+func (c capabilities) number(key string) (v float64, ok bool, err error) {
+	raw, present := c[key]
+	if !present || string(raw) == "null" {
+		return 0, false, nil
 	}
 	var f float64
 	if json.Unmarshal(raw, &f) == nil {
-		return f, true
+		return f, true, nil
 	}
 	var s string
 	if json.Unmarshal(raw, &s) != nil {
-		return 0, false
+		return 0, false, errNotANumber
 	}
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "infinite":
-		return math.Inf(1), true
+		return math.Inf(1), true, nil
 	case "unknown", "":
-		return 0, false
+		return 0, false, nil
 	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	f, err = strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil || math.IsNaN(f) {
-		return 0, false
+		return 0, false, errNotANumber
 	}
-	return f, true
+	return f, true, nil
 }
 
 // text renders a capability for a label: strings as they are, booleans as
@@ -416,15 +444,20 @@ func capabilityText(v any) string {
 }
 
 // timestamp reads the share service's report time: UTC, no zone suffix.
-func (c capabilities) timestamp(key string) (float64, bool) {
+// Absent or null is absent; anything unreadable is absent with an error.
+func (c capabilities) timestamp(key string) (v float64, ok bool, err error) {
+	raw, present := c[key]
+	if !present || string(raw) == "null" {
+		return 0, false, nil
+	}
 	var s string
-	if raw, ok := c[key]; !ok || json.Unmarshal(raw, &s) != nil {
-		return 0, false
+	if json.Unmarshal(raw, &s) != nil {
+		return 0, false, errors.New("not a string")
 	}
 	for _, layout := range []string{"2006-01-02T15:04:05.999999999", time.RFC3339Nano, "2006-01-02 15:04:05.999999999"} {
 		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
-			return float64(t.UnixNano()) / 1e9, true
+			return float64(t.UnixNano()) / 1e9, true, nil
 		}
 	}
-	return 0, false
+	return 0, false, errors.New("not a time like 2026-11-22T10:30:18.431738")
 }

@@ -236,3 +236,60 @@ manila:
 	}
 	assertGolden(t, metrics, "manila-rig")
 }
+
+// A value a driver reports that is neither a number, "infinite" nor
+// "unknown" is not exported; that is said once per pool and field (not on
+// every poll while it stays so) and counted on every poll. A pool listed
+// twice keeps its first entry, likewise logged once and counted.
+func TestManilaInconsistentPools(t *testing.T) {
+	srv := newFixtureServer(t, manilaExamples)
+	srv.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.Contains(r.URL.Path, "scheduler-stats/pools/detail") {
+			return false
+		}
+		fmt.Fprint(w, `{"pools": [
+  {"name": "h@b#p1", "host": "h", "backend": "b", "pool": "p1", "capabilities": {"total_capacity_gb": 100, "free_capacity_gb": "abc", "reserved_percentage": {"x": 1}, "allocated_capacity_gb": "unknown", "provisioned_capacity_gb": null, "timestamp": "yesterday"}},
+  {"name": "h@b#p2", "host": "h", "backend": "b", "pool": "p2", "capabilities": {"total_capacity_gb": "infinite", "free_capacity_gb": "12.5"}},
+  {"name": "h@b#p1", "host": "h", "backend": "b", "pool": "p1", "capabilities": {"total_capacity_gb": 999}}
+]}`)
+		return true
+	})
+	var logged strings.Builder
+	c := newTestManila(t, srv.URL+"/v2/"+manilaProject)
+	c.logger = logfmtTo(&logged)
+	cfg := mustConfig(t, "manila: {}\n")
+	var metrics []prometheus.Metric
+	for i := 0; i < 2; i++ {
+		var err error
+		if metrics, err = pollManila(t, c, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := `
+# HELP openstack_manila_pool_capacity_total_bytes Total capacity the pool's driver reports; +Inf for "infinite", absent for "unknown".
+# TYPE openstack_manila_pool_capacity_total_bytes gauge
+openstack_manila_pool_capacity_total_bytes{backend="b",host="h",name="h@b#p1",pool="p1"} 1.073741824e+11
+openstack_manila_pool_capacity_total_bytes{backend="b",host="h",name="h@b#p2",pool="p2"} +Inf
+# HELP openstack_manila_pool_capacity_free_bytes Free capacity the pool's driver reports; +Inf for "infinite", absent for "unknown".
+# TYPE openstack_manila_pool_capacity_free_bytes gauge
+openstack_manila_pool_capacity_free_bytes{backend="b",host="h",name="h@b#p2",pool="p2"} 1.34217728e+10
+`
+	if err := testutil.CollectAndCompare(replay(metrics), strings.NewReader(want), "openstack_manila_pool_capacity_total_bytes", "openstack_manila_pool_capacity_free_bytes"); err != nil {
+		t.Error(err)
+	}
+	counts := inconsistencyCounts(t, metrics)
+	if counts["unparsable_value"] != 6 || counts["duplicate_pool"] != 2 {
+		t.Errorf("counts %v over two polls, want unparsable_value 6 (three fields) and duplicate_pool 2", counts)
+	}
+	for _, want := range []string{`pool=h@b#p1 field=free_capacity_gb value="\"abc\""`, `field=reserved_percentage value="{\"x\": 1}"`, `field=timestamp value="\"yesterday\""`} {
+		if n := strings.Count(logged.String(), want); n != 1 {
+			t.Errorf("%s logged %d times, want once:\n%s", want, n, logged.String())
+		}
+	}
+	if n := strings.Count(logged.String(), "reason=unparsable_value"); n != 3 {
+		t.Errorf("unparsable values logged %d times, want 3 (once per pool and field):\n%s", n, logged.String())
+	}
+	if n := strings.Count(logged.String(), "reason=duplicate_pool"); n != 1 {
+		t.Errorf("the duplicate pool logged %d times, want once:\n%s", n, logged.String())
+	}
+}
