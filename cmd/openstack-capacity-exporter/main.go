@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -34,17 +35,18 @@ const exporterName = "openstack-capacity-exporter"
 const defaultListenAddress = ":9863"
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
-func run(args []string) int {
+func run(args []string, stderr io.Writer) int {
 	app := kingpin.New(exporterName, "Prometheus exporter for OpenStack Placement resource providers and Manila storage pools.")
+	app.ErrorWriter(stderr)
 	var (
 		metricsPath    = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 		webConfig      = kingpinflag.AddFlags(app, defaultListenAddress)
 		lifecycle      = app.Flag("web.enable-lifecycle", "Enable reloading the configuration by POST /-/reload (SIGHUP always works).").Bool()
 		configFile     = app.Flag("config.file", "Configuration file (YAML): poll intervals, scopes and filter queries. Without it the defaults apply.").String()
-		configCheck    = app.Flag("config.check", "Validate --config.file and exit: 0 if valid, 1 if not.").Bool()
+		configCheck    = app.Flag("config.check", "Validate --config.file and exit: 0 if valid, 1 if not, 2 without --config.file.").Bool()
 		osCloud        = app.Flag("os-cloud", "Cloud entry of clouds.yaml to use; without it the OS_* environment variables are used.").Envar("OS_CLOUD").String()
 		requestTimeout = app.Flag("openstack.request-timeout", "Timeout of every single HTTP request to OpenStack, body included.").Default("30s").Duration()
 		maxResponse    = app.Flag(openstack.MaxResponseSizeFlag, "Largest response body accepted from OpenStack (e.g. 64MiB); a larger one fails that request. The default fits about a million resource providers.").Default(units.Base2Bytes(openstack.DefaultMaxResponseBytes).String()).Bytes()
@@ -62,10 +64,14 @@ func run(args []string) int {
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
 	if _, err := app.Parse(args); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		app.Errorf("%s, try --help", err)
 		return 2
 	}
-	logger, slogger := newLoggers(os.Stderr, *logLevel, *logFormat)
+	if *configCheck && *configFile == "" {
+		app.Errorf("nothing to check: --config.check needs --config.file")
+		return 2
+	}
+	logger, slogger := newLoggers(stderr, *logLevel, *logFormat)
 
 	cfg := collector.DefaultConfig()
 	if *configFile != "" {

@@ -35,14 +35,29 @@ func writeFile(t *testing.T, name, text string) string {
 func TestConfigCheck(t *testing.T) {
 	good := writeFile(t, "good.yml", "placement:\n  interval: 30s\n  queries:\n    gold: {required: CUSTOM_GOLD}\n")
 	bad := writeFile(t, "bad.yml", "placement:\n  queries:\n    gold: {required: custom_gold}\n")
-	if code := run([]string{"--config.file", good, "--config.check"}); code != 0 {
-		t.Errorf("valid file: exit %d", code)
+	for _, c := range []struct {
+		args []string
+		code int
+		say  string
+	}{
+		{[]string{"--config.file", good, "--config.check"}, 0, "configuration file is valid"},
+		{[]string{"--config.file", bad, "--config.check"}, 1, "invalid configuration file"},
+		// Without a file there is nothing to check: "valid" would mislead.
+		{[]string{"--config.check"}, 2, "nothing to check: --config.check needs --config.file"},
+	} {
+		var out bytes.Buffer
+		if code := run(c.args, &out); code != c.code || !strings.Contains(out.String(), c.say) {
+			t.Errorf("%v: exit %d, want %d; said %q, want %q", c.args, code, c.code, out.String(), c.say)
+		}
 	}
-	if code := run([]string{"--config.file", bad, "--config.check"}); code != 1 {
-		t.Errorf("invalid file: exit %d", code)
-	}
-	if code := run([]string{"--no-such-flag"}); code != 2 {
-		t.Errorf("bad flag: exit %d", code)
+}
+
+// A mistyped flag says so and points to --help.
+func TestBadFlagHintsAtHelp(t *testing.T) {
+	var out bytes.Buffer
+	code := run([]string{"--web.listen-adress", ":1"}, &out)
+	if want := exporterName + ": error: unknown long flag '--web.listen-adress', try --help\n"; code != 2 || out.String() != want {
+		t.Errorf("exit %d, said %q, want %q", code, out.String(), want)
 	}
 }
 
