@@ -45,6 +45,7 @@ func run(args []string, stderr io.Writer) int {
 		metricsPath    = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 		webConfig      = kingpinflag.AddFlags(app, defaultListenAddress)
 		lifecycle      = app.Flag("web.enable-lifecycle", "Enable reloading the configuration by POST /-/reload (SIGHUP always works).").Bool()
+		pprof          = app.Flag("web.enable-pprof", "Serve Go's profiling endpoints under /debug/pprof/.").Bool()
 		configFile     = app.Flag("config.file", "Configuration file (YAML): poll intervals, scopes and filter queries. Without it the defaults apply.").String()
 		configCheck    = app.Flag("config.check", "Validate --config.file and exit: 0 if valid, 1 if not, 2 without --config.file.").Bool()
 		osCloud        = app.Flag("os-cloud", "Cloud entry of clouds.yaml to use; without it the OS_* environment variables are used.").Envar("OS_CLOUD").String()
@@ -122,7 +123,7 @@ func run(args []string, stderr io.Writer) int {
 	go poller.Run(ctx)
 	go reloader.watchSIGHUP(ctx)
 
-	mux, err := newMux(webOptions{metricsPath: *metricsPath, enableLifecycle: *lifecycle}, logger, poller, reloader, registry)
+	mux, err := newMux(webOptions{metricsPath: *metricsPath, enableLifecycle: *lifecycle, enablePprof: *pprof}, logger, poller, reloader, registry)
 	if err != nil {
 		level.Error(logger).Log("msg", "cannot build the web endpoints", "err", err)
 		return 1

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,7 @@ import (
 type webOptions struct {
 	metricsPath     string
 	enableLifecycle bool
+	enablePprof     bool
 }
 
 // newMux routes the exporter's endpoints.
@@ -32,17 +34,27 @@ func newMux(o webOptions, logger log.Logger, poller *collector.Poller, reloader 
 			http.Error(w, "Lifecycle API is not enabled.", http.StatusForbidden)
 		})
 	}
+	profiling := "false"
+	if o.enablePprof {
+		profiling = "true"
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	if o.metricsPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
+		landing, err := landingPage(web.LandingConfig{
 			Name:        exporterName,
 			Description: "Prometheus exporter for OpenStack Placement resource providers and Manila storage pools",
 			Version:     version.Info(),
+			Profiling:   profiling,
 			Links: []web.LandingLinks{
 				{Address: o.metricsPath, Text: "Metrics"},
 				{Address: "/-/healthy", Text: "Health"},
 				{Address: "/-/ready", Text: "Readiness"},
 			},
-		})
+		}, poller)
 		if err != nil {
 			return nil, fmt.Errorf("landing page: %w", err)
 		}

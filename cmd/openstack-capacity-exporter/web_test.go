@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
@@ -120,5 +122,61 @@ func TestReadyAfterFirstPollEvenIfItFailed(t *testing.T) {
 	e.poller.PollOnce(context.Background(), "placement", fakePlacement{})
 	if resp, body := e.do(t, http.MethodGet, "/-/ready"); resp.StatusCode != http.StatusOK || body != "Ready.\n" {
 		t.Errorf("after a good first poll: %d %q", resp.StatusCode, body)
+	}
+}
+
+// The landing page shows each collector's last poll, escaped, and links
+// pprof only when --web.enable-pprof serves it.
+func TestLandingPage(t *testing.T) {
+	manila := failingCollector{errors.New(`<script>alert(1)</script> connection refused`)}
+	e := newTestExporter(t, webOptions{}, map[string]collector.Collector{"placement": fakePlacement{}, "manila": manila})
+	_, body := e.do(t, http.MethodGet, "/")
+	for _, want := range []string{
+		`<tr><td>manila</td><td colspan="5">waiting for the first poll</td></tr>`,
+		`<tr><td>placement</td><td colspan="5">waiting for the first poll</td></tr>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("before any poll: no %s in\n%s", want, body)
+		}
+	}
+
+	e.poller.PollOnce(context.Background(), "placement", fakePlacement{})
+	e.poller.PollOnce(context.Background(), "manila", manila)
+	e.poller.PollOnce(context.Background(), "manila", manila)
+	resp, body := e.do(t, http.MethodGet, "/")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/html; charset=UTF-8" {
+		t.Errorf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	state := e.poller.State()
+	for _, want := range []string{
+		`<a href="/metrics">Metrics</a>`,
+		fmt.Sprintf(`<tr><td>manila</td><td>%s</td><td>failed (2 in a row)</td><td>%s</td><td>never</td><td>&lt;script&gt;alert(1)&lt;/script&gt; connection refused</td></tr>`,
+			stamp(state[0].LastPoll), state[0].Duration.Round(time.Millisecond)),
+		fmt.Sprintf(`<tr><td>placement</td><td>%s</td><td>ok</td><td>%s</td><td>%s</td><td></td></tr>`,
+			stamp(state[1].LastPoll), state[1].Duration.Round(time.Millisecond), stamp(state[1].LastSuccess)),
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("no %s in\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "<script>") || strings.Contains(body, "debug/pprof") {
+		t.Errorf("unescaped error text or pprof links without --web.enable-pprof:\n%s", body)
+	}
+	if resp, _ := e.do(t, http.MethodGet, "/debug/pprof/heap"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("pprof without --web.enable-pprof: %d", resp.StatusCode)
+	}
+	if resp, _ := e.do(t, http.MethodGet, "/nothing-here"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown path: %d", resp.StatusCode)
+	}
+
+	e = newTestExporter(t, webOptions{enablePprof: true}, map[string]collector.Collector{"placement": fakePlacement{}})
+	if _, body := e.do(t, http.MethodGet, "/"); !strings.Contains(body, `href="/debug/pprof/heap"`) {
+		t.Errorf("no pprof link with --web.enable-pprof:\n%s", body)
+	}
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap?debug=1", "/debug/pprof/goroutine?debug=1"} {
+		if resp, body := e.do(t, http.MethodGet, path); resp.StatusCode != http.StatusOK || len(body) == 0 {
+			t.Errorf("%s with --web.enable-pprof: %d", path, resp.StatusCode)
+		}
 	}
 }
