@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -251,4 +252,26 @@ func mustParseURL(t *testing.T, raw string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// Refusing a body costs about the bound in allocations, not a multiple of
+// it: buffers that double while reading allocated three times the bound.
+func TestRefusedBodyAllocatesAboutTheBound(t *testing.T) {
+	const limit = 16 << 20
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		streamProviders(w, r, 256<<20)
+	}))
+	defer srv.Close()
+	sc := hostileSession(t, srv.URL, Limits{RequestTimeout: 30 * time.Second, MaxResponseBytes: limit})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var out map[string]any
+	err := Get(context.Background(), sc, listOp, sc.ServiceURL("resource_providers"), nil, &out)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrResponseTooLarge) {
+		t.Fatalf("got %v", err)
+	}
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > limit*3/2 {
+		t.Errorf("refusing a body over %d MiB allocated %.1f MiB", limit>>20, float64(allocated)/(1<<20))
+	}
 }

@@ -1,12 +1,14 @@
 package openstack
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
-	neturl "net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -162,17 +164,57 @@ func Get(ctx context.Context, sc *gophercloud.ServiceClient, op Operation, url s
 	if len(okCodes) == 0 {
 		okCodes = []int{http.StatusOK}
 	}
-	_, err := sc.Get(WithOperation(ctx, op.Service, op.Name), url, out, &gophercloud.RequestOpts{
-		MoreHeaders: headers,
-		OkCodes:     okCodes,
+	// The body is read here rather than by gophercloud's decoder (see
+	// readBody).
+	resp, err := sc.Get(WithOperation(ctx, op.Service, op.Name), url, nil, &gophercloud.RequestOpts{
+		MoreHeaders:      headers,
+		OkCodes:          okCodes,
+		KeepResponseBody: true,
 	})
-	var unexpected gophercloud.ErrUnexpectedResponseCode
-	var transportErr *neturl.Error
-	if err != nil && !errors.As(err, &unexpected) && !errors.As(err, &transportErr) {
-		// gophercloud returns the JSON decoder's error as it is.
+	if err != nil {
+		return err // gophercloud's and net/http's errors name the URL
+	}
+	defer resp.Body.Close()
+	body, err := readBody(resp.Body, resp.ContentLength)
+	if err != nil {
+		if errors.Is(err, ErrResponseTooLarge) {
+			// A refused body left up to the bound as garbage; give it
+			// back now rather than keep it in RSS until the scavenger does.
+			debug.FreeOSMemory()
+		}
 		return fmt.Errorf("GET %s: reading the response: %w", url, err)
 	}
-	return err
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("GET %s: decoding the response: %w", url, err)
+	}
+	return nil
+}
+
+// readBody reads r whole. With a Content-Length it is one exact buffer;
+// without one, chunks joined once at the end. Growing one buffer by
+// doubling, as io.ReadAll and json.Decoder do, held three times the size
+// bound when a server streamed more than it.
+func readBody(r io.Reader, contentLength int64) ([]byte, error) {
+	if contentLength >= 0 {
+		buf := make([]byte, contentLength+1) // +1: room to see EOF
+		n, err := io.ReadFull(r, buf)
+		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+			return nil, err
+		}
+		return buf[:n], nil
+	}
+	var chunks [][]byte
+	for size := 4 << 10; ; size = min(2*size, 1<<20) {
+		chunk := make([]byte, size)
+		n, err := io.ReadFull(r, chunk)
+		chunks = append(chunks, chunk[:n])
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return bytes.Join(chunks, nil), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // StatusCode returns the HTTP status of a failed request, or 0 when no
