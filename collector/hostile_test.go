@@ -79,3 +79,31 @@ func TestPlacementOversizedListIsDown(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+// A pool value of a megabyte of text is logged cut short: a log line never
+// carries more than a few hundred bytes of what a server chose.
+func TestManilaHugeValueIsLoggedCut(t *testing.T) {
+	srv := newFixtureServer(t, manilaExamples)
+	huge := strings.Repeat("x", 1<<20)
+	srv.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.Contains(r.URL.Path, "scheduler-stats/pools/detail") {
+			return false
+		}
+		_, _ = io.WriteString(w, `{"pools": [{"name": "h@b#p1", "host": "h", "backend": "b", "pool": "p1", "capabilities": {"free_capacity_gb": "`+huge+`"}}]}`)
+		return true
+	})
+	var logged strings.Builder
+	c := newTestManila(t, srv.URL+"/v2/"+manilaProject)
+	c.logger = logfmtTo(&logged)
+	if _, err := pollManila(t, c, mustConfig(t, "manila: {}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logged.String(), "field=free_capacity_gb") {
+		t.Fatalf("the value was not logged:\n%.500s", logged.String())
+	}
+	for _, line := range strings.Split(logged.String(), "\n") {
+		if len(line) > 1000 {
+			t.Errorf("a log line of %d bytes: %.200s…", len(line), line)
+		}
+	}
+}

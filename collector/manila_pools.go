@@ -331,7 +331,7 @@ func (c *manilaCollector) emitPools(pools []manilaPool, ch chan<- prometheus.Met
 		labels := []string{p.Name, p.Host, p.Backend, p.Pool}
 		unparsable := func(key string, err error) {
 			c.inconsistent.note(c.logger, reasonUnparsableValue, p.Name+"\x00"+key,
-				"msg", "Manila reported a pool capability the exporter cannot read; it is not exported", "pool", p.Name, "field", key, "value", string(p.Capabilities[key]), "err", err)
+				"msg", "Manila reported a pool capability the exporter cannot read; it is not exported", "pool", p.Name, "field", key, "value", openstack.Truncate(string(p.Capabilities[key]), 300), "err", err)
 		}
 		for _, m := range []struct {
 			desc  *prometheus.Desc
