@@ -34,7 +34,6 @@ var (
 	placementTraits     = openstack.MustMicroversion("1.6")
 )
 
-
 // The reasons of openstack_placement_inconsistencies_total.
 const (
 	reasonDuplicateUUID       = "duplicate_uuid"
