@@ -221,7 +221,29 @@ func testSession(overrides map[string]string, timeout time.Duration) *openstack.
 // poll runs one Update without a deadline.
 func poll(t testing.TB, c Collector, cfg *Config) ([]prometheus.Metric, error) {
 	t.Helper()
-	return update(context.Background(), c, cfg)
+	return collect(t, context.Background(), c, cfg)
+}
+
+// collect runs one Update and returns what it sent. It also encodes that as
+// the Poller does and checks that the snapshot holds exactly those metrics:
+// each family sent together, no series refused.
+func collect(t testing.TB, ctx context.Context, c Collector, cfg *Config) ([]prometheus.Metric, error) {
+	t.Helper()
+	var sent []prometheus.Metric
+	err := update(ctx, c, cfg, func(m prometheus.Metric) { sent = append(sent, m) })
+	var problems strings.Builder
+	enc := newSnapshotEncoder(log.NewLogfmtLogger(&problems))
+	for _, m := range sent {
+		enc.add(m)
+	}
+	s := &snapshot{gzipped: enc.finish()}
+	if problems.Len() > 0 {
+		t.Errorf("the snapshot encoder refused metrics of the poll:\n%s", problems.String())
+	}
+	if err := testutil.CollectAndCompare(replay(sent), s.text()); err != nil {
+		t.Errorf("the snapshot differs from the metrics sent: %v", err)
+	}
+	return sent, err
 }
 
 // replay serves a fixed set of metrics, so that comparing against a golden

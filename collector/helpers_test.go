@@ -18,7 +18,7 @@ func pollWithTimeout(t testing.TB, c Collector, cfg *Config) ([]prometheus.Metri
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.Placement.Timeout))
 	defer cancel()
-	return update(ctx, c, cfg)
+	return collect(t, ctx, c, cfg)
 }
 
 // filterMetrics keeps the metrics of one family.

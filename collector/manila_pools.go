@@ -293,8 +293,6 @@ func (c *manilaCollector) runQueries(ctx context.Context, sc *gophercloud.Servic
 			if _, failed := c.queryErrors[q.Name]; failed {
 				level.Info(c.logger).Log("msg", "query succeeds again", "query", q.Name)
 			}
-			ch <- prometheus.MustNewConstMetric(manilaQuerySuccessDesc, prometheus.GaugeValue, 1, q.Name)
-			ch <- prometheus.MustNewConstMetric(manilaQueryPoolsDesc, prometheus.GaugeValue, float64(r.n), q.Name)
 			continue
 		}
 		msg := r.err.Error()
@@ -304,11 +302,20 @@ func (c *manilaCollector) runQueries(ctx context.Context, sc *gophercloud.Servic
 			lvl = level.Debug
 		}
 		lvl(c.logger).Log("msg", "query failed", "query", q.Name, "filter", q.Filter.String(), "err", msg)
-		ch <- prometheus.MustNewConstMetric(manilaQuerySuccessDesc, prometheus.GaugeValue, 0, q.Name)
 	}
 	c.queryErrors = seen
+	for i, q := range queries {
+		ch <- prometheus.MustNewConstMetric(manilaQuerySuccessDesc, prometheus.GaugeValue, boolToFloat(results[i].err == nil), q.Name)
+	}
+	for i, q := range queries {
+		if results[i].err == nil {
+			ch <- prometheus.MustNewConstMetric(manilaQueryPoolsDesc, prometheus.GaugeValue, float64(results[i].n), q.Name)
+		}
+	}
 }
 
+// emitPools sends the pool families, each family whole before the next
+// (see snapshotEncoder).
 func (c *manilaCollector) emitPools(pools []manilaPool, ch chan<- prometheus.Metric) {
 	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
@@ -316,6 +323,7 @@ func (c *manilaCollector) emitPools(pools []manilaPool, ch chan<- prometheus.Met
 	type hostBackend struct{ host, backend string }
 	counts := map[hostBackend]int{}
 	seen := map[string]bool{}
+	unique := pools[:0:0]
 	for _, p := range pools {
 		if seen[p.Name] {
 			// name is unique in Manila; a repeat would be a duplicate series.
@@ -324,43 +332,43 @@ func (c *manilaCollector) emitPools(pools []manilaPool, ch chan<- prometheus.Met
 		}
 		seen[p.Name] = true
 		counts[hostBackend{p.Host, p.Backend}]++
+		unique = append(unique, p)
+	}
+	for _, p := range unique {
 		caps := capabilities(p.Capabilities)
 		gauge(manilaPoolInfoDesc, 1, p.Name, p.Host, p.Backend, p.Pool,
 			caps.text("share_backend_name"), caps.text("storage_protocol"), caps.text("vendor_name"), caps.text("driver_version"),
 			caps.text("driver_handles_share_servers"), caps.text("thin_provisioning"))
-		labels := []string{p.Name, p.Host, p.Backend, p.Pool}
-		unparsable := func(key string, err error) {
-			c.inconsistent.note(c.logger, reasonUnparsableValue, p.Name+"\x00"+key,
-				"msg", "Manila reported a pool capability the exporter cannot read; it is not exported", "pool", p.Name, "field", key, "value", openstack.Truncate(string(p.Capabilities[key]), 300), "err", err)
-		}
-		for _, m := range []struct {
-			desc  *prometheus.Desc
-			key   string
-			scale float64
-		}{
-			{manilaTotalDesc, "total_capacity_gb", gib},
-			{manilaFreeDesc, "free_capacity_gb", gib},
-			{manilaAllocatedDesc, "allocated_capacity_gb", gib},
-			{manilaProvisionedDesc, "provisioned_capacity_gb", gib},
-			{manilaOversubDesc, "max_over_subscription_ratio", 1},
-			{manilaReservedDesc, "reserved_percentage", 0.01},
-			{manilaReservedSnapshotDesc, "reserved_snapshot_percentage", 0.01},
-			{manilaReservedExtendDesc, "reserved_share_extend_percentage", 0.01},
-		} {
-			v, ok, err := caps.number(m.key)
+	}
+	for _, m := range []struct {
+		desc  *prometheus.Desc
+		key   string
+		scale float64
+	}{
+		{manilaTotalDesc, "total_capacity_gb", gib},
+		{manilaFreeDesc, "free_capacity_gb", gib},
+		{manilaAllocatedDesc, "allocated_capacity_gb", gib},
+		{manilaProvisionedDesc, "provisioned_capacity_gb", gib},
+		{manilaOversubDesc, "max_over_subscription_ratio", 1},
+		{manilaReservedDesc, "reserved_percentage", 0.01},
+		{manilaReservedSnapshotDesc, "reserved_snapshot_percentage", 0.01},
+		{manilaReservedExtendDesc, "reserved_share_extend_percentage", 0.01},
+		{manilaTimestampDesc, "timestamp", 1},
+	} {
+		for _, p := range unique {
+			caps := capabilities(p.Capabilities)
+			read := caps.number
+			if m.key == "timestamp" {
+				read = caps.timestamp
+			}
+			v, ok, err := read(m.key)
 			if err != nil {
-				unparsable(m.key, err)
+				c.inconsistent.note(c.logger, reasonUnparsableValue, p.Name+"\x00"+m.key,
+					"msg", "Manila reported a pool capability the exporter cannot read; it is not exported", "pool", p.Name, "field", m.key, "value", openstack.Truncate(string(p.Capabilities[m.key]), 300), "err", err)
 			}
 			if ok {
-				gauge(m.desc, v*m.scale, labels...)
+				gauge(m.desc, v*m.scale, p.Name, p.Host, p.Backend, p.Pool)
 			}
-		}
-		ts, ok, err := caps.timestamp("timestamp")
-		if err != nil {
-			unparsable("timestamp", err)
-		}
-		if ok {
-			gauge(manilaTimestampDesc, ts, labels...)
 		}
 	}
 	keys := make([]hostBackend, 0, len(counts))

@@ -29,7 +29,7 @@ func pollManila(t testing.TB, c Collector, cfg *Config) ([]prometheus.Metric, er
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.Manila.Timeout))
 	defer cancel()
-	return update(ctx, c, cfg)
+	return collect(t, ctx, c, cfg)
 }
 
 // The recorded pools: "infinite" and "unknown", string and fractional

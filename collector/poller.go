@@ -1,11 +1,8 @@
 package collector
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
 	"sort"
 	"sync"
 	"time"
@@ -43,6 +40,7 @@ type snapshot struct {
 	lastSuccess time.Time
 	err         string // the failed poll's error, truncated
 	failures    failureRun
+	converted   conversions
 }
 
 // failureRun is the run of failed polls up to a snapshot, carried from one
@@ -141,10 +139,12 @@ func (p *Poller) PollOnce(ctx context.Context, name string, c Collector) {
 	defer cancel()
 
 	start := p.now()
-	metrics, err := update(ctx, c, cfg)
+	enc := newSnapshotEncoder(log.With(p.logger, "collector", name))
+	err := update(ctx, c, cfg, enc.add)
 	end := p.now()
 
-	s := encodeSnapshot(log.With(p.logger, "collector", name), metrics)
+	s := &snapshot{gzipped: enc.finish()}
+	metrics := enc.samples
 	s.success, s.end, s.duration = err == nil, end, end.Sub(start)
 	if err != nil {
 		s.err = truncate(err.Error(), maxErrorText)
@@ -158,7 +158,7 @@ func (p *Poller) PollOnce(ctx context.Context, name string, c Collector) {
 	if err == nil {
 		s.lastSuccess = end
 	}
-	p.logPoll(name, prev, s, len(metrics), err)
+	p.logPoll(name, prev, s, metrics, err)
 
 	p.mu.Lock()
 	p.snapshots[name] = s
@@ -215,15 +215,15 @@ func truncate(s string, n int) string {
 	return string([]rune(s)[:n]) + "…"
 }
 
-// update runs one Update and returns what it sent. A panic in a collector
-// (a bug, or an API answer nobody foresaw) fails that poll, not the process.
-func update(ctx context.Context, c Collector, cfg *Config) (metrics []prometheus.Metric, err error) {
+// update runs one Update and hands each metric it sends to sink, in the
+// order sent, on one goroutine. A panic in a collector (a bug, or an API
+// answer nobody foresaw) fails that poll, not the process.
+func update(ctx context.Context, c Collector, cfg *Config, sink func(prometheus.Metric)) (err error) {
 	ch := make(chan prometheus.Metric, 256)
-	var sent []prometheus.Metric
 	done := make(chan struct{})
 	go func() {
 		for m := range ch {
-			sent = append(sent, m)
+			sink(m)
 		}
 		close(done)
 	}()
@@ -233,9 +233,8 @@ func update(ctx context.Context, c Collector, cfg *Config) (metrics []prometheus
 		}
 		close(ch)
 		<-done
-		metrics = sent
 	}()
-	return nil, c.Update(ctx, cfg, ch)
+	return c.Update(ctx, cfg, ch)
 }
 
 // CollectorState is how a collector's polls went, for people: the landing
@@ -267,9 +266,8 @@ func (p *Poller) State() []CollectorState {
 	return out
 }
 
-// encodeSnapshot encodes metrics one family at a time, so that only one
-// family is ever held decoded. Metrics a registry would reject (a duplicate
-// series from a misbehaving API) are dropped and logged; the rest is served.
+// encodeSnapshot encodes a list of metrics in any order, grouped by
+// family, for tests and benchmarks that build their metrics themselves.
 func encodeSnapshot(logger log.Logger, metrics []prometheus.Metric) *snapshot {
 	byFamily := map[*prometheus.Desc][]prometheus.Metric{}
 	var order []*prometheus.Desc
@@ -280,45 +278,13 @@ func encodeSnapshot(logger log.Logger, metrics []prometheus.Metric) *snapshot {
 		}
 		byFamily[d] = append(byFamily[d], m)
 	}
-	var gz bytes.Buffer
-	// BestSpeed: the snapshot is compressed once per poll, but polls of a
-	// large cloud should stay cheap too; the ratio is still ~20:1.
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	enc := newSnapshotEncoder(logger)
 	for _, d := range order {
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(metricList(byFamily[d]))
-		delete(byFamily, d)
-		families, err := reg.Gather()
-		if err != nil {
-			level.Error(logger).Log("msg", "some metrics of the poll were inconsistent and are not served", "err", err)
-		}
-		for _, mf := range families {
-			if _, err := expfmt.MetricFamilyToText(zw, mf); err != nil {
-				level.Error(logger).Log("msg", "cannot encode metric family", "family", mf.GetName(), "err", err)
-			}
+		for _, m := range byFamily[d] {
+			enc.add(m)
 		}
 	}
-	_ = zw.Close()
-	return &snapshot{gzipped: gz.Bytes()}
-}
-
-// text returns the snapshot's text exposition, decompressed.
-func (s *snapshot) text() io.Reader {
-	zr, err := gzip.NewReader(bytes.NewReader(s.gzipped))
-	if err != nil {
-		panic(err) // the snapshot was compressed by encodeSnapshot
-	}
-	return zr
-}
-
-// metricList is a fixed list of metrics as a collector.
-type metricList []prometheus.Metric
-
-func (l metricList) Describe(chan<- *prometheus.Desc) {}
-func (l metricList) Collect(ch chan<- prometheus.Metric) {
-	for _, m := range l {
-		ch <- m
-	}
+	return &snapshot{gzipped: enc.finish()}
 }
 
 // Gather returns the families of every collector's latest snapshot,

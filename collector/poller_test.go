@@ -185,7 +185,7 @@ func TestPollerSurvivesPanic(t *testing.T) {
 	if s := p.snapshots["fake"]; s == nil || s.success {
 		t.Fatalf("snapshot %+v", s)
 	}
-	metrics, err := update(context.Background(), panickingCollector{}, DefaultConfig())
+	metrics, err := collect(t, context.Background(), panickingCollector{}, DefaultConfig())
 	if err == nil || !strings.HasPrefix(err.Error(), "collector panicked: assignment to entry in nil map") || len(metrics) != 1 {
 		t.Errorf("%v, %d metrics", err, len(metrics))
 	}
