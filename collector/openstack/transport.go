@@ -122,7 +122,7 @@ func (t *boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		resp.Body.Close()
 		return nil, t.tooLarge(fmt.Sprintf("Content-Length %d is", resp.ContentLength))
 	}
-	resp.Body = &boundedBody{ReadCloser: resp.Body, remaining: t.maxBytes, err: t.tooLarge("it is")}
+	resp.Body = &boundedBody{ReadCloser: resp.Body, remaining: t.maxBytes, tooLarge: t.tooLarge}
 
 	return resp, nil
 }
@@ -132,12 +132,13 @@ func (t *boundedTransport) tooLarge(what string) error {
 		ErrResponseTooLarge, what, units.Base2Bytes(t.maxBytes), MaxResponseSizeFlag)
 }
 
-// boundedBody reads at most remaining bytes. Past them it returns err, or a
-// plain EOF when err is nil (an error body is only cut short).
+// boundedBody reads at most remaining bytes. Past them it returns the
+// tooLarge error, or a plain EOF without one (an error body is only cut
+// short). The error is made only then: most bodies never need it.
 type boundedBody struct {
 	io.ReadCloser
 	remaining int64
-	err       error
+	tooLarge  func(what string) error
 }
 
 func (b *boundedBody) Read(p []byte) (int, error) {
@@ -159,10 +160,10 @@ func (b *boundedBody) Read(p []byte) (int, error) {
 }
 
 func (b *boundedBody) overflow() error {
-	if b.err == nil {
+	if b.tooLarge == nil {
 		return io.EOF
 	}
-	return b.err
+	return b.tooLarge("it is")
 }
 
 // checkRedirect follows a redirect only within the endpoint's own scheme,
