@@ -3,6 +3,10 @@
 # database, noauth2, one single-threaded uwsgi process (SQLite allows one
 # writer; a second process fails writes with "database is locked").
 # Env: PLACEMENT_PORT (18778), STATE_DIR (/tmp/oce-e2e/placement);
+#      PLACEMENT_KEEP_DB=1: keep the database of an earlier start in
+#        STATE_DIR (the log is appended to) instead of starting empty;
+#      PLACEMENT_PROCESSES: uwsgi worker processes (1; more only for
+#        reading: concurrent writes fail with "database is locked");
 #      PLACEMENT_AUTH_CONF: a file whose [api]/[keystone_authtoken] sections
 #        replace the noauth2 default (../keystone/start-placement.sh);
 #      PLACEMENT_WSGI: the WSGI file to serve (/usr/bin/placement-api);
@@ -35,7 +39,19 @@ if probe; then
 	exit 1
 fi
 
-rm -f "$state"/placement.sqlite* "$state/placement.conf" "$state/uwsgi.log" "$state/uwsgi.pid"
+if [[ "${PLACEMENT_KEEP_DB:-}" == 1 ]]; then
+	rm -f "$state/placement.conf" "$state/uwsgi.pid"
+	echo "start.sh: $(date -u +%FT%TZ) restart on the kept database" >>"$state/uwsgi.log"
+else
+	rm -f "$state"/placement.sqlite* "$state/placement.conf" "$state/uwsgi.log" "$state/uwsgi.pid"
+fi
+processes="${PLACEMENT_PROCESSES:-1}"
+[[ "$processes" =~ ^[1-9][0-9]*$ ]] || { echo "start.sh: PLACEMENT_PROCESSES must be a positive integer" >&2; exit 2; }
+# More than one worker: a master that stops them with it, and the app loaded
+# in each worker after the fork (an SQLite connection must not be shared
+# across a fork).
+workers=(--processes 1)
+((processes == 1)) || workers=(--master --processes "$processes" --lazy-apps)
 umask 077
 {
 	printf '[DEFAULT]\ndebug = false\n\n'
@@ -59,7 +75,7 @@ placement-manage --config-file "$state/placement.conf" db sync >>"$state/uwsgi.l
 uwsgi --plugin python3 \
 	--http-socket "127.0.0.1:${port}" \
 	--wsgi-file "${PLACEMENT_WSGI:-/usr/bin/placement-api}" \
-	--processes 1 --threads 1 \
+	"${workers[@]}" --threads 1 \
 	--need-app $([[ "${PLACEMENT_LOG_REQUESTS:-}" == 1 ]] || echo --disable-logging) \
 	--add-header "Connection: close" \
 	--env "OS_PLACEMENT_CONFIG_DIR=${state}" \

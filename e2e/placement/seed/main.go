@@ -7,6 +7,8 @@
 //	seed [flags] change          apply the "after" changes to that cloud
 //	seed [flags] record DIR      fresh server: cloud, record, change, record
 //	seed [flags] bulk N          add N root providers with inventory
+//	                             (-allocated P: P % of them with an
+//	                             allocation; -total: complete bulk-1…N)
 //	seed [flags] bench           time the provider list and sub-resource GETs
 package main
 
@@ -35,6 +37,8 @@ func main() {
 	endpoint := flag.String("endpoint", "http://127.0.0.1:"+port, "Placement endpoint (default from PLACEMENT_PORT)")
 	token := flag.String("token", defaultToken, "X-Auth-Token to send")
 	concurrency := flag.Int("concurrency", 4, "bulk: requests in flight at once")
+	allocated := flag.Int("allocated", 0, "bulk: percentage of the providers that get an allocation (one consumer each)")
+	total := flag.Bool("total", false, "bulk: N is the total; create only what bulk-000001…N lack (providers, inventories, allocations)")
 	benchProviders := flag.Int("bench-providers", 200, "bench: providers whose sub-resources are fetched")
 	benchLists := flag.Int("bench-lists", 5, "bench: how many times the provider list is fetched")
 	flag.Usage = func() {
@@ -65,7 +69,7 @@ func main() {
 		var n int
 		n, err = strconv.Atoi(args[1])
 		if err == nil {
-			err = bulk(c, n, *concurrency)
+			err = bulk(c, n, bulkOptions{concurrency: *concurrency, allocated: *allocated, total: *total})
 		}
 	case args[0] == "bench" && len(args) == 1:
 		err = bench(c, *benchLists, *benchProviders)
