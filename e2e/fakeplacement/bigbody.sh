@@ -3,14 +3,14 @@
 # the exporter: peak RSS (VmHWM), RSS after the refused poll, /metrics
 # latency, and the error it logs, with the default body bound and with
 # --openstack.max-response-size=64MiB. Loopback only; about 90 s.
-#   e2e/hostile/run.sh
+#   e2e/fakeplacement/bigbody.sh
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 work="$(mktemp -d)"
 cd "$repo"
 go build -o "$work/exporter" ./cmd/openstack-capacity-exporter
-go build -o "$work/hostile" ./e2e/hostile
+go build -o "$work/fake" ./e2e/fakeplacement
 cat >"$work/clouds.yaml" <<YAML
 clouds:
   hostile:
@@ -18,7 +18,7 @@ clouds:
     auth: {token: "admin:0123456789abcdef0123456789abcdef"}
     placement_endpoint_override: http://127.0.0.1:18999
 YAML
-"$work/hostile" -listen 127.0.0.1:18999 &
+"$work/fake" -listen 127.0.0.1:18999 -stream $((2 << 30)) &
 fake=$!
 trap 'kill $fake 2>/dev/null || true; rm -rf "$work"' EXIT
 sleep 0.5
