@@ -3,16 +3,25 @@
 package e2e
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // TestPlacementScale is the scripted run against the real Placement: 2,000
@@ -148,11 +157,10 @@ func peakRSS(t *testing.T, pid int) string {
 	return "unknown"
 }
 
-// TestManilaScale: 1,000 pools on the real Manila (one host, two back
-// ends), two queries. Asserts the request count per poll and reports the
-// timings and memory.
-func TestManilaScale(t *testing.T) {
-	ensureManila(t)
+// manilaThousandPools makes the Manila rig report 1,000 pools (rig-node1,
+// 500 on each back end; rig-node10 none) until the test ends.
+func manilaThousandPools(t *testing.T) {
+	t.Helper()
 	poolsFile := filepath.Join(envOr("MANILA_STATE_DIR", "/tmp/oce-e2e/manila"), "pools.json")
 	original, err := os.ReadFile(poolsFile)
 	if err != nil {
@@ -180,6 +188,14 @@ func TestManilaScale(t *testing.T) {
 	start := time.Now()
 	run(t, "e2e/manila/ctl.sh", "refresh", "180")
 	t.Logf("rig serves 1,000 pools after %s", time.Since(start).Round(time.Second))
+}
+
+// TestManilaScale: 1,000 pools on the real Manila (one host, two back
+// ends), two queries. Asserts the request count per poll and reports the
+// timings and memory.
+func TestManilaScale(t *testing.T) {
+	ensureManila(t)
+	manilaThousandPools(t)
 
 	e := startExporter(t, bothClouds(), `manila:
   interval: 5s
@@ -211,4 +227,510 @@ func TestManilaScale(t *testing.T) {
 	})
 	t.Logf("1,000 pools: %v requests per poll, poll %.3f s, GET /metrics (gzip) median %s, exporter peak RSS %s",
 		totalRequests(after)-totalRequests(before), pollSeconds, scrape, peakRSS(t, e.cmd.Process.Pid))
+}
+
+// TestScale10k is the scale run of issue 8, outside CI (it takes ~25 min):
+// the real Placement with 10,000 providers, 10 % of them with an
+// allocation, the default configuration (usages on) at a quarter of the
+// default times, then the same with 1,000 Manila pools added. It reports
+// peak RSS after the polls that follow the warm-up, requests per poll, the
+// largest poll, the warm-up time and /metrics latency in text and protobuf.
+//
+//	E2E_SCALE_10K=1 e2e/run.sh -run TestScale10k
+//
+// The providers are seeded into a database of their own that is kept
+// between runs (E2E_SCALE_STATE_DIR), with one uwsgi worker (SQLite takes
+// one writer), and read with E2E_SCALE_PLACEMENT_WORKERS (2). Also:
+// E2E_SCALE_PROVIDERS (10000), E2E_SCALE_POLLS (5), E2E_SCALE_PLACEMENT_PORT
+// (18780).
+func TestScale10k(t *testing.T) {
+	if os.Getenv("E2E_SCALE_10K") != "1" {
+		t.Skip("the 10,000-provider run takes ~25 min: E2E_SCALE_10K=1 e2e/run.sh -run TestScale10k")
+	}
+	n := envInt(t, "E2E_SCALE_PROVIDERS", 10000)
+	polls := envInt(t, "E2E_SCALE_POLLS", 5)
+	workers := envOr("E2E_SCALE_PLACEMENT_WORKERS", "2")
+	port := envOr("E2E_SCALE_PLACEMENT_PORT", "18780")
+	rig := []string{"PLACEMENT_PORT=" + port, "STATE_DIR=" + envOr("E2E_SCALE_STATE_DIR", "/tmp/oce-e2e/placement-scale"), "PLACEMENT_KEEP_DB=1"}
+	endpoint := "http://127.0.0.1:" + port
+	t.Cleanup(func() { runEnv(t, rig, "e2e/placement/stop.sh") })
+
+	// Seeding writes: one worker.
+	runEnv(t, append(rig, "PLACEMENT_PROCESSES=1"), "e2e/placement/start.sh")
+	seedStart := time.Now()
+	seedOut := runEnv(t, rig, seedBin, "-endpoint", endpoint, "-concurrency", "4", "-allocated", "10", "-total", "bulk", strconv.Itoa(n))
+	seedTook := time.Since(seedStart)
+	t.Logf("seeding %d providers (10 %% allocated) took %s:\n%s", n, seedTook.Round(time.Second), seedSummary(seedOut))
+
+	restart := time.Now()
+	runEnv(t, append(rig, "PLACEMENT_PROCESSES="+workers), "e2e/placement/start.sh")
+	t.Logf("Placement restarted with %s worker(s) in %s", workers, time.Since(restart).Round(100*time.Millisecond))
+	lists := timeN(t, 3, func() {
+		req, _ := http.NewRequest(http.MethodGet, endpoint+"/resource_providers", nil)
+		req.Header.Set("X-Auth-Token", token)
+		req.Header.Set("OpenStack-API-Version", "placement 1.39")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		drain(resp)
+	})
+
+	clouds := fmt.Sprintf("clouds:\n  local:\n    auth_type: admin_token\n    auth: {token: %q}\n    placement_endpoint_override: %s\n", token, endpoint)
+	placementOnly := scaleRun(t, "Placement", clouds, scaleConfig, n, polls, false)
+
+	ensureManila(t)
+	manilaThousandPools(t)
+	clouds += fmt.Sprintf("    shared_file_system_endpoint_override: %s/v2/%s\n", manilaURL, manilaProject)
+	withManila := scaleRun(t, "Placement + 1,000 Manila pools", clouds, scaleConfig+"manila:\n  interval: 15s\n", n, polls, true)
+
+	t.Logf("scale run: %d providers (%d with an allocation), Placement with %s uwsgi worker(s), SQLite; GET /resource_providers (1.39) median of 3: %s\n"+
+		"exporter config: defaults (usages, traits, aggregates on; concurrency 8; timeout 50s) but interval 15s, usages_max_age 75s, aggregates_max_age 150s (a quarter of 60s/5m/10m)\n%s",
+		n, n/10, workers, lists, scaleTable(placementOnly, withManila))
+}
+
+// scaleConfig is the default configuration with the poll interval and the
+// max ages at a quarter of their defaults, so that polls past the warm-up
+// come in minutes; per poll they cost what the defaults cost (usages re-read
+// once per 5 polls, aggregates once per 10), only 4 times as often. The
+// timeout stays at its default: the server answers no faster for a shorter
+// interval.
+const scaleConfig = `placement:
+  interval: 15s
+  usages_max_age: 75s
+  aggregates_max_age: 150s
+`
+
+// pollStat is one poll as seen from outside: its end, its duration and
+// success, and the requests made since the previous poll ended.
+type pollStat struct {
+	end      time.Time
+	duration float64
+	success  bool
+	requests map[string]float64 // "service operation" -> requests
+}
+
+func (p pollStat) total(service string) (n float64) {
+	for k, v := range p.requests {
+		if strings.HasPrefix(k, service+" ") {
+			n += v
+		}
+	}
+	return n
+}
+
+type scaleResult struct {
+	name                                   string
+	first                                  pollStat
+	warmPolls                              int
+	warmAfter                              time.Duration
+	warmRequests                           float64
+	steady                                 []pollStat
+	manilaPolls                            int
+	hwm, rss, hwmAfterProto                string
+	textMedian, textMax, protoMedian       time.Duration
+	protoMax                               time.Duration
+	textBytes, protoBytes, textUncompBytes int
+}
+
+// scaleRun starts an exporter, follows its polls until every listed provider
+// has every sub-resource (openstack_placement_resource_providers_pending 0),
+// then polls more, then measures memory and /metrics.
+func scaleRun(t *testing.T, name, clouds, config string, n, polls int, manila bool) scaleResult {
+	t.Helper()
+	r := scaleResult{name: name}
+	var flags []string
+	if manila {
+		flags = append(flags, "--collector.manila")
+	}
+	e := startExporter(t, clouds, config, flags...)
+	defer e.stop()
+	started := time.Now()
+
+	prev := selfSample{}
+	for {
+		s := e.nextPoll(prev, "placement", 15*time.Minute)
+		p := s.since(prev)
+		if r.warmPolls == 0 {
+			r.first = p
+		}
+		r.warmPolls++
+		r.warmRequests += p.total("placement")
+		prev = s
+		got := scanMetrics(t, e.url, "openstack_placement_resource_providers", "openstack_placement_resource_providers_pending", "openstack_manila_pools")
+		t.Logf("%s: poll %d ended after %s: %.1f s, success %v, %v Placement requests, %v providers pending",
+			name, r.warmPolls, s.at.Sub(started).Round(time.Second), p.duration, p.success, p.total("placement"), got["openstack_placement_resource_providers_pending"])
+		if p.success && got["openstack_placement_resource_providers"] == float64(n) && got["openstack_placement_resource_providers_pending"] == 0 &&
+			(!manila || got["openstack_manila_pools"] == 1000) {
+			r.warmAfter = s.at.Sub(started)
+			break
+		}
+		if time.Since(started) > 20*time.Minute {
+			t.Fatalf("%s: not every sub-resource read within 20 min: %v", name, got)
+		}
+	}
+	if r.warmRequests < float64(4*n) {
+		t.Errorf("%s: the warm-up made %v Placement requests, want at least %d (4 per provider, usages on)", name, r.warmRequests, 4*n)
+	}
+
+	manilaBefore := prev.duration["manila"]
+	for i := 0; i < polls; i++ {
+		s := e.nextPoll(prev, "placement", 5*time.Minute)
+		p := s.since(prev)
+		r.steady = append(r.steady, p)
+		if s.duration["manila"] != manilaBefore {
+			r.manilaPolls++ // at least one Manila poll ended in the window
+			manilaBefore = s.duration["manila"]
+		}
+		prev = s
+		t.Logf("%s: poll %d after the warm-up: %.1f s, success %v, requests %v", name, i+1, p.duration, p.success, p.requests)
+	}
+	pid := e.cmd.Process.Pid
+	r.hwm, r.rss = procStatus(t, pid, "VmHWM"), procStatus(t, pid, "VmRSS")
+
+	// /metrics as Prometheus asks for it by default (text, gzip), then in
+	// the protobuf format (gzip), which is encoded per scrape.
+	fetch := func(accept string) (time.Duration, int, string) {
+		req, _ := http.NewRequest(http.MethodGet, e.url+"/metrics", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		start := time.Now()
+		resp, err := (&http.Transport{DisableKeepAlives: true}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		size := drainCount(resp)
+		return time.Since(start), size, resp.Header.Get("Content-Type")
+	}
+	r.textMedian, r.textMax, r.textBytes = timeFetch(t, 20, fetch, "", "text/plain")
+	r.textUncompBytes = int(scanMetrics(t, e.url)["bytes"])
+	r.protoMedian, r.protoMax, r.protoBytes = timeFetch(t, 5, fetch, "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", "application/vnd.google.protobuf")
+	r.hwmAfterProto = procStatus(t, pid, "VmHWM")
+	t.Logf("%s: done after %s", name, time.Since(started).Round(time.Second))
+	return r
+}
+
+func timeFetch(t *testing.T, n int, fetch func(string) (time.Duration, int, string), accept, wantType string) (median, slowest time.Duration, size int) {
+	t.Helper()
+	var d []time.Duration
+	for i := 0; i < n; i++ {
+		took, bytes, contentType := fetch(accept)
+		if !strings.HasPrefix(contentType, wantType) {
+			t.Fatalf("/metrics with Accept %q answered Content-Type %q", accept, contentType)
+		}
+		d, size = append(d, took), bytes
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return d[n/2], d[n-1], size
+}
+
+// selfSample is the exporter's own metrics at one moment.
+type selfSample struct {
+	at       time.Time
+	duration map[string]float64 // collector -> its last poll's duration
+	success  map[string]bool
+	requests map[string]float64 // "service operation" -> requests, any status
+}
+
+func (s selfSample) since(prev selfSample) pollStat {
+	p := pollStat{end: s.at, duration: s.duration["placement"], success: s.success["placement"], requests: map[string]float64{}}
+	for k, v := range s.requests {
+		if d := v - prev.requests[k]; d != 0 {
+			p.requests[k] = d
+		}
+	}
+	return p
+}
+
+// nextPoll samples the exporter's own metrics every 250 ms until the
+// collector's last poll duration changes: a poll ended, successful or not.
+// The sample is taken within 250 ms of the end, before the next poll's list
+// request (itself longer than that) can complete.
+func (e *exporter) nextPoll(prev selfSample, collector string, within time.Duration) selfSample {
+	e.t.Helper()
+	deadline := time.Now().Add(within)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		s, err := e.sampleSelf()
+		if err == nil {
+			if d, ok := s.duration[collector]; ok {
+				if old, had := prev.duration[collector]; !had || old != d {
+					return s
+				}
+			}
+		}
+		lastErr = err
+		time.Sleep(250 * time.Millisecond)
+	}
+	e.t.Fatalf("no %s poll ended within %s (last error: %v)", collector, within, lastErr)
+	return selfSample{}
+}
+
+// sampleSelf reads the exporter's own metrics. The text handler sends them
+// as the first gzip member, before the collectors' snapshots, so only that
+// member is read; should they move, the whole response is read and
+// filtered.
+func (e *exporter) sampleSelf() (selfSample, error) {
+	s := selfSample{at: time.Now(), duration: map[string]float64{}, success: map[string]bool{}, requests: map[string]float64{}}
+	read := func(firstMember bool) (metrics, error) {
+		req, _ := http.NewRequest(http.MethodGet, e.url+"/metrics", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := (&http.Transport{DisableKeepAlives: true}).RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != "gzip" {
+			return nil, fmt.Errorf("/metrics answered %d, Content-Encoding %q", resp.StatusCode, resp.Header.Get("Content-Encoding"))
+		}
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			return nil, err
+		}
+		var text io.Reader = zr
+		if firstMember {
+			zr.Multistream(false)
+		} else {
+			text = filterLines(zr, "openstack_capacity_exporter_")
+		}
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		families, err := parser.TextToMetricFamilies(text)
+		return metrics(families), err
+	}
+	m, err := read(true)
+	if err == nil && m["openstack_capacity_exporter_build_info"] == nil {
+		m, err = read(false)
+	}
+	if err != nil {
+		return s, err
+	}
+	for _, metric := range m["openstack_capacity_exporter_collector_duration_seconds"].GetMetric() {
+		s.duration[labelOf(metric, "collector")] = metric.GetGauge().GetValue()
+	}
+	for _, metric := range m["openstack_capacity_exporter_collector_success"].GetMetric() {
+		s.success[labelOf(metric, "collector")] = metric.GetGauge().GetValue() == 1
+	}
+	for _, metric := range m["openstack_capacity_exporter_api_requests_total"].GetMetric() {
+		s.requests[labelOf(metric, "service")+" "+labelOf(metric, "operation")] += metric.GetCounter().GetValue()
+	}
+	return s, nil
+}
+
+func labelOf(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// filterLines passes on the lines of r that mention prefix (samples and
+// their HELP and TYPE lines).
+func filterLines(r io.Reader, prefix string) io.Reader {
+	var out bytes.Buffer
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		if line := sc.Bytes(); bytes.HasPrefix(line, []byte(prefix)) || bytes.HasPrefix(line, []byte("# HELP "+prefix)) || bytes.HasPrefix(line, []byte("# TYPE "+prefix)) {
+			out.Write(line)
+			out.WriteByte('\n')
+		}
+	}
+	return &out
+}
+
+// scanMetrics streams the whole text /metrics and sums the samples of each
+// named family; "bytes" is the uncompressed size. The response is not
+// parsed into families: at 10,000 providers that costs seconds.
+func scanMetrics(t *testing.T, url string, names ...string) map[string]float64 {
+	t.Helper()
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	req, _ := http.NewRequest(http.MethodGet, url+"/metrics", nil)
+	resp, err := (&http.Client{Timeout: time.Minute}).Do(req) // gzip, decompressed by the transport
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	size := 0
+	for sc.Scan() {
+		line := sc.Text()
+		size += len(line) + 1
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name := line[:strings.IndexAny(line+" ", "{ ")]
+		if !want[name] {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			t.Fatalf("unreadable sample %q: %v", line, err)
+		}
+		out[name] += v
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	out["bytes"] = float64(size)
+	return out
+}
+
+func drainCount(resp *http.Response) int {
+	defer resp.Body.Close()
+	n, _ := io.Copy(io.Discard, resp.Body)
+	return int(n)
+}
+
+func procStatus(t *testing.T, pid int, field string) string {
+	t.Helper()
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, field+":") {
+			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(strings.TrimPrefix(line, field+":")), " kB"))
+			if err != nil {
+				return strings.TrimSpace(strings.TrimPrefix(line, field+":"))
+			}
+			return fmt.Sprintf("%.0f MB", float64(kb)/1000)
+		}
+	}
+	return "unknown"
+}
+
+// scaleTable renders the runs' figures as a Markdown table, one column per run.
+func scaleTable(runs ...scaleResult) string {
+	rows := [][]string{{"measurement"}, {"---"}}
+	add := func(label string, cell func(r scaleResult) string) {
+		row := []string{label}
+		for _, r := range runs {
+			row = append(row, cell(r))
+		}
+		rows = append(rows, row)
+	}
+	for _, r := range runs {
+		rows[0] = append(rows[0], r.name)
+		rows[1] = append(rows[1], "---")
+	}
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+	steadyPlacement := func(r scaleResult) []float64 {
+		var v []float64
+		for _, p := range r.steady {
+			v = append(v, p.total("placement"))
+		}
+		sort.Float64s(v)
+		return v
+	}
+	add("first poll", func(r scaleResult) string {
+		return fmt.Sprintf("%.1f s, %v requests, success %v", r.first.duration, r.first.total("placement"), r.first.success)
+	})
+	add("capacity + usage complete (pending 0)", func(r scaleResult) string {
+		return fmt.Sprintf("**%s** after start-up: %d polls, %v requests", r.warmAfter.Round(time.Second), r.warmPolls, r.warmRequests)
+	})
+	add("Placement requests per poll after it (min / median / max)", func(r scaleResult) string {
+		v := steadyPlacement(r)
+		return fmt.Sprintf("%v / **%v** / %v over %d polls", v[0], v[len(v)/2], v[len(v)-1], len(v))
+	})
+	add("…by operation, over those polls", func(r scaleResult) string {
+		sum := map[string]float64{}
+		for _, p := range r.steady {
+			for k, v := range p.requests {
+				sum[k] += v
+			}
+		}
+		var parts []string
+		for k, v := range sum {
+			parts = append(parts, fmt.Sprintf("%s %v", k, v))
+		}
+		sort.Strings(parts)
+		return strings.Join(parts, ", ")
+	})
+	add("poll duration after it (min / median / max)", func(r scaleResult) string {
+		var v []float64
+		for _, p := range r.steady {
+			v = append(v, p.duration)
+		}
+		sort.Float64s(v)
+		return fmt.Sprintf("%.1f / %.1f / %.1f s", v[0], v[len(v)/2], v[len(v)-1])
+	})
+	add("largest poll after it", func(r scaleResult) string {
+		big := r.steady[0]
+		failed := 0
+		for _, p := range r.steady {
+			if p.total("placement") > big.total("placement") {
+				big = p
+			}
+			if !p.success {
+				failed++
+			}
+		}
+		return fmt.Sprintf("%v requests, %.1f s (failed polls: %d)", big.total("placement"), big.duration, failed)
+	})
+	add("Manila requests over those polls", func(r scaleResult) string {
+		var n float64
+		for _, p := range r.steady {
+			n += p.total("manila")
+		}
+		return fmt.Sprintf("%v", n)
+	})
+	add("**peak RSS (VmHWM)** after those polls", func(r scaleResult) string { return fmt.Sprintf("**%s** (VmRSS %s)", r.hwm, r.rss) })
+	add("GET /metrics text, gzip: median (max) of 20", func(r scaleResult) string {
+		return fmt.Sprintf("%s (%s), %.2f MB (%.1f MB uncompressed)", ms(r.textMedian), ms(r.textMax), float64(r.textBytes)/1e6, float64(r.textUncompBytes)/1e6)
+	})
+	add("GET /metrics protobuf, gzip: median (max) of 5", func(r scaleResult) string {
+		return fmt.Sprintf("%s (%s), %.2f MB", ms(r.protoMedian), ms(r.protoMax), float64(r.protoBytes)/1e6)
+	})
+	add("peak RSS after the protobuf scrapes", func(r scaleResult) string { return r.hwmAfterProto })
+	var b strings.Builder
+	for _, row := range rows {
+		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+	}
+	return b.String()
+}
+
+// seedSummary keeps the seed tool's bulk_* result lines.
+func seedSummary(out string) string {
+	var keep []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "bulk_") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+func envInt(t *testing.T, key string, def int) int {
+	t.Helper()
+	v := os.Getenv(key)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive integer", key, v)
+	}
+	return n
+}
+
+// runEnv is run with extra environment variables.
+func runEnv(t *testing.T, env []string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s %s: %v\n%s", strings.Join(env, " "), name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }
