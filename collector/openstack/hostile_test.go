@@ -275,3 +275,43 @@ func TestRefusedBodyAllocatesAboutTheBound(t *testing.T) {
 		t.Errorf("refusing a body over %d MiB allocated %.1f MiB", limit>>20, float64(allocated)/(1<<20))
 	}
 }
+
+// GetArray decodes the array under its key element by element, skips the
+// other keys, and tells a missing key, garbage and a second copy of the key
+// apart from a good answer, naming the URL.
+func TestGetArray(t *testing.T) {
+	bodies := map[string]string{
+		"/good":      `{"links": [{"rel": "x"}], "items": [{"n": 1}, {"n": 2}], "other": {"a": [1, 2]}}`,
+		"/empty":     `{"items": []}`,
+		"/missing":   `{"other": []}`,
+		"/twice":     `{"items": [{"n": 1}], "items": [{"n": 2}]}`,
+		"/truncated": `{"items": [{"n": 1}, {"n"`,
+		"/notarray":  `{"items": {"n": 1}}`,
+		"/array":     `[{"n": 1}]`,
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, bodies[r.URL.Path])
+	}))
+	defer srv.Close()
+	sc := hostileSession(t, srv.URL, Limits{RequestTimeout: 5 * time.Second, MaxResponseBytes: 1 << 20})
+	type item struct {
+		N int `json:"n"`
+	}
+	get := func(path string) ([]item, bool, error) {
+		return GetArray[item](context.Background(), sc, listOp, srv.URL+path, nil, "items")
+	}
+	if items, found, err := get("/good"); err != nil || !found || len(items) != 2 || items[1].N != 2 {
+		t.Errorf("good: %v %v %v", items, found, err)
+	}
+	if items, found, err := get("/empty"); err != nil || !found || len(items) != 0 {
+		t.Errorf("empty: %v %v %v", items, found, err)
+	}
+	if _, found, err := get("/missing"); err != nil || found {
+		t.Errorf("missing: %v %v", found, err)
+	}
+	for _, path := range []string{"/twice", "/truncated", "/notarray", "/array"} {
+		if _, _, err := get(path); err == nil || !strings.Contains(err.Error(), "GET "+srv.URL+path) {
+			t.Errorf("%s: %v", path, err)
+		}
+	}
+}

@@ -190,6 +190,75 @@ func Get(ctx context.Context, sc *gophercloud.ServiceClient, op Operation, url s
 	return nil
 }
 
+// GetArray performs a GET whose JSON body is an object holding an array
+// under key, and decodes that array one element at a time: the body is
+// never held whole (a 100,000-provider list is 78 MB of JSON, its decoded
+// providers a third of that). Other keys are skipped. found is false when
+// the body has no such key.
+func GetArray[T any](ctx context.Context, sc *gophercloud.ServiceClient, op Operation, url string, headers map[string]string, key string) (items []T, found bool, err error) {
+	resp, err := sc.Get(WithOperation(ctx, op.Service, op.Name), url, nil, &gophercloud.RequestOpts{
+		MoreHeaders:      headers,
+		OkCodes:          []int{http.StatusOK},
+		KeepResponseBody: true,
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	defer resp.Body.Close()
+	fail := func(err error) ([]T, bool, error) {
+		return nil, false, fmt.Errorf("GET %s: reading the response: %w", url, err)
+	}
+	dec := json.NewDecoder(resp.Body)
+	if err := expectDelim(dec, '{'); err != nil {
+		return fail(err)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return fail(err)
+		}
+		if name, _ := tok.(string); name != key {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return fail(err)
+			}
+			continue
+		}
+		if found {
+			return fail(fmt.Errorf("%q appears twice", key))
+		}
+		found = true
+		if err := expectDelim(dec, '['); err != nil {
+			return fail(fmt.Errorf("%q: %w", key, err))
+		}
+		for dec.More() {
+			var item T
+			if err := dec.Decode(&item); err != nil {
+				return fail(err)
+			}
+			items = append(items, item)
+		}
+		if _, err := dec.Token(); err != nil { // ']'
+			return fail(err)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // '}'
+		return fail(err)
+	}
+	return items, found, nil
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return fmt.Errorf("expected %q, found %v", want, tok)
+	}
+	return nil
+}
+
 // readBody reads r whole. With a Content-Length it is one exact buffer;
 // without one, chunks joined once at the end. Growing one buffer by
 // doubling, as io.ReadAll and json.Decoder do, held three times the size
