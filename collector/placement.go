@@ -216,16 +216,14 @@ func (c *placementCollector) listProviders(ctx context.Context, sc *gophercloud.
 			url += "?" + q
 		}
 	}
-	var body struct {
-		Providers *[]resourceProvider `json:"resource_providers"`
-	}
-	if err := openstack.Get(ctx, sc, placementOp(operation), url, c.headers(), &body); err != nil {
+	providers, found, err := openstack.GetArray[resourceProvider](ctx, sc, placementOp(operation), url, c.headers(), "resource_providers")
+	if err != nil {
 		return nil, err
 	}
-	if body.Providers == nil {
-		return nil, errors.New("GET /resource_providers: the response has no resource_providers list")
+	if !found {
+		return nil, fmt.Errorf("GET %s: the response has no resource_providers list", url)
 	}
-	return *body.Providers, nil
+	return providers, nil
 }
 
 // Update polls Placement once.
