@@ -96,7 +96,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad trait regex", "placement:\n  traits_include: 'CUSTOM_('\n",
 			"placement: line 2: \"CUSTOM_(\" is not a valid regular expression: error parsing regexp: missing closing ): `CUSTOM_(`"},
 		{"unknown metric family", "placement:\n  metrics: {usages: false}\n",
-			`placement.metrics: line 2: unknown key "usages"; allowed keys: aggregates, generation, inventory, provider_info, traits, tree, usage`},
+			`placement.metrics: line 2: unknown key "usages"; allowed keys: aggregates, generation, inventory, inventory_units, provider_info, traits, tree, usage`},
 		{"unknown scope key", "placement:\n  scope: {in_tre: x}\n",
 			`placement.scope: line 2: unknown key "in_tre"; allowed keys: in_tree, member_of, name, required, resources, uuid`},
 		{"unknown query key", "placement:\n  queries:\n    gpu:\n      require: CUSTOM_GPU\n",

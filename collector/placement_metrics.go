@@ -160,18 +160,23 @@ func (c *placementCollector) emitProviders(pcfg *PlacementConfig, providers []re
 		})
 	}
 	if pcfg.Metrics.Inventory {
-		for _, field := range []struct {
+		type field struct {
 			fam   *family
 			value func(inventory) float64
-		}{
+		}
+		fields := []field{
 			{inventoryTotalDesc, func(inv inventory) float64 { return inv.Total }},
 			{inventoryReservedDesc, func(inv inventory) float64 { return inv.Reserved }},
 			{inventoryRatioDesc, func(inv inventory) float64 { return inv.AllocationRatio }},
-			{inventoryMinUnitDesc, func(inv inventory) float64 { return inv.MinUnit }},
-			{inventoryMaxUnitDesc, func(inv inventory) float64 { return inv.MaxUnit }},
-			{inventoryStepSizeDesc, func(inv inventory) float64 { return inv.StepSize }},
 			{providerCapacityDesc, inventory.capacity},
-		} {
+		}
+		if pcfg.Metrics.InventoryUnits {
+			fields = append(fields,
+				field{inventoryMinUnitDesc, func(inv inventory) float64 { return inv.MinUnit }},
+				field{inventoryMaxUnitDesc, func(inv inventory) float64 { return inv.MaxUnit }},
+				field{inventoryStepSizeDesc, func(inv inventory) float64 { return inv.StepSize }})
+		}
+		for _, field := range fields {
 			each(func(p *resourceProvider, e *providerCache) {
 				if e == nil || !e.inventories.valid {
 					return

@@ -1,0 +1,54 @@
+package collector
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// min_unit, max_unit and step_size are off by default (three series per
+// provider and class that nothing of the project reads) and come back with
+// metrics.inventory_units.
+func TestPlacementInventoryUnits(t *testing.T) {
+	units := []string{"openstack_placement_resource_provider_inventory_min_unit",
+		"openstack_placement_resource_provider_inventory_max_unit",
+		"openstack_placement_resource_provider_inventory_step_size"}
+	srv := newFixtureServer(t, placementRoot, placementCloud)
+	metrics, err := poll(t, newTestPlacement(t, srv), mustConfig(t, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(replay(metrics), units...); n != 0 {
+		t.Errorf("%d unit series by default", n)
+	}
+
+	srv = newFixtureServer(t, placementRoot, placementCloud)
+	metrics, err = poll(t, newTestPlacement(t, srv), mustConfig(t, "placement:\n  metrics: {inventory_units: true}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP openstack_placement_resource_provider_inventory_max_unit Largest amount a single allocation may take.
+# TYPE openstack_placement_resource_provider_inventory_max_unit gauge
+openstack_placement_resource_provider_inventory_max_unit{name="cn1-numa1-gpu0",resource_class="CUSTOM_GPU_A100",uuid="10000000-0000-4000-8000-000000000004"} 4
+# HELP openstack_placement_resource_provider_inventory_min_unit Smallest amount a single allocation may take.
+# TYPE openstack_placement_resource_provider_inventory_min_unit gauge
+openstack_placement_resource_provider_inventory_min_unit{name="cn1-numa1-gpu0",resource_class="CUSTOM_GPU_A100",uuid="10000000-0000-4000-8000-000000000004"} 2
+# HELP openstack_placement_resource_provider_inventory_step_size Allocations must be a multiple of this amount.
+# TYPE openstack_placement_resource_provider_inventory_step_size gauge
+openstack_placement_resource_provider_inventory_step_size{name="cn1-numa1-gpu0",resource_class="CUSTOM_GPU_A100",uuid="10000000-0000-4000-8000-000000000004"} 2
+`
+	var gpu replay
+	for _, m := range metrics {
+		if s, ok := m.(*sample); ok && len(s.labelValues) > 0 && s.labelValues[0] == "10000000-0000-4000-8000-000000000004" {
+			gpu = append(gpu, m)
+		}
+	}
+	if err := testutil.CollectAndCompare(gpu, strings.NewReader(want), units...); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(replay(metrics), units...); n != 3*12 {
+		t.Errorf("%d unit series, want 3 for each of the 12 inventories", n)
+	}
+}
