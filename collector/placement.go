@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"sort"
 	"sync"
@@ -32,6 +33,7 @@ var (
 	placementTreeFields = openstack.MustMicroversion("1.14")
 	placementAggregates = openstack.MustMicroversion("1.1")
 	placementTraits     = openstack.MustMicroversion("1.6")
+	placementRequired   = openstack.MustMicroversion("1.18")
 )
 
 // The reasons of openstack_placement_inconsistencies_total.
@@ -54,6 +56,11 @@ type placementCollector struct {
 	version   openstack.Microversion
 	warnedOld bool
 	cache     map[string]*providerCache
+	// matchingTraits is how many traits matched traits_include at the last
+	// GET /traits; traitListRefused, that the server refused it (until the
+	// next discovery).
+	matchingTraits   int
+	traitListRefused bool
 	// queryErrors remembers each failing query's last error, so a query
 	// that keeps failing the same way is logged once, not every poll.
 	queryErrors  map[string]string
@@ -116,6 +123,10 @@ type providerCache struct {
 	usages      cached[map[string]float64]
 	traits      cached[[]string]
 	aggregates  cached[[]string]
+	// traitsFilter is the traits_include the cached traits were read for
+	// from the per-trait lists, which hold only the matching ones; empty
+	// when they are all the provider's traits (GET .../traits).
+	traitsFilter string
 
 	notFoundNow atomic.Bool // a sub-resource answered 404 in this poll
 	// notFound counts the polls in a row in which a sub-resource of the
@@ -185,6 +196,7 @@ func (c *placementCollector) discover(ctx context.Context, sc *gophercloud.Servi
 	c.mu.Lock()
 	c.server, c.version = &r, chosen
 	c.mu.Unlock()
+	c.traitListRefused = false
 	level.Info(c.logger).Log("msg", "Placement microversions discovered", "min", min, "max", max, "using", chosen)
 	if chosen.Less(placementTreeFields) && !c.warnedOld {
 		c.warnedOld = true
@@ -294,14 +306,17 @@ func (c *placementCollector) sanitize(providers []resourceProvider) []resourcePr
 func (c *placementCollector) refresh(ctx context.Context, sc *gophercloud.ServiceClient, pcfg *PlacementConfig, providers []resourceProvider) ([]queryResult, error) {
 	now := c.now()
 	interval := time.Duration(pcfg.Interval)
-	usagesMaxAge := time.Duration(pcfg.UsagesMaxAge)
-	aggregatesMaxAge := time.Duration(pcfg.AggregatesMaxAge)
+	usages := &agedRefresh[map[string]float64]{maxAge: time.Duration(pcfg.UsagesMaxAge), interval: interval}
+	aggregates := &agedRefresh[[]string]{maxAge: time.Duration(pcfg.AggregatesMaxAge), interval: interval}
 	if pcfg.TrustAggregateGeneration {
-		aggregatesMaxAge = -1
+		aggregates.maxAge = -1
 	}
+	withTraits := pcfg.Metrics.Traits && !c.version.Less(placementTraits)
+	withAggregates := pcfg.Metrics.Aggregates && !c.version.Less(placementAggregates)
 
 	listed := make(map[string]bool, len(providers))
 	var jobs []func(context.Context) error
+	var traitsDue []resourceProvider
 	for _, p := range providers {
 		listed[p.UUID] = true
 		entry := c.cache[p.UUID]
@@ -309,31 +324,58 @@ func (c *placementCollector) refresh(ctx context.Context, sc *gophercloud.Servic
 			entry = &providerCache{}
 			c.cache[p.UUID] = entry
 		}
-		base := sc.ServiceURL("resource_providers", p.UUID)
 		gen := p.Generation
-		if !entry.retryDue(gen, now, usagesMaxAge, interval) {
+		if !entry.retryDue(gen, now, usages.maxAge, interval) {
 			continue
 		}
 		if pcfg.Metrics.Inventory && entry.inventories.stale(gen, now, -1, interval) {
-			jobs = append(jobs, fetchJob(c, sc, base+"/inventories", "get_inventories", gen, now, entry, &entry.inventories,
+			jobs = append(jobs, fetchJob(c, sc, subresourceURL(sc, p, "inventories"), "get_inventories", gen, entry, &entry.inventories,
 				func(b *subresourceBody) (map[string]inventory, bool) { return b.Inventories, b.Inventories != nil }, negativeInventory))
 		}
-		if pcfg.Metrics.Usage && entry.usages.stale(gen, now, usagesMaxAge, interval) {
-			jobs = append(jobs, fetchJob(c, sc, base+"/usages", "get_usages", gen, now, entry, &entry.usages,
-				func(b *subresourceBody) (map[string]float64, bool) { return b.Usages, b.Usages != nil }, nil))
+		if pcfg.Metrics.Usage {
+			usages.consider(p, entry, &entry.usages, now)
 		}
-		if pcfg.Metrics.Traits && !c.version.Less(placementTraits) && entry.traits.stale(gen, now, -1, interval) {
-			jobs = append(jobs, fetchJob(c, sc, base+"/traits", "get_traits", gen, now, entry, &entry.traits,
-				func(b *subresourceBody) ([]string, bool) { return b.Traits, b.Traits != nil }, nil))
+		if withTraits && c.traitsStale(pcfg, entry, gen, now, interval) {
+			traitsDue = append(traitsDue, p)
 		}
-		if pcfg.Metrics.Aggregates && !c.version.Less(placementAggregates) && entry.aggregates.stale(gen, now, aggregatesMaxAge, interval) {
-			jobs = append(jobs, fetchJob(c, sc, base+"/aggregates", "get_aggregates", gen, now, entry, &entry.aggregates,
-				func(b *subresourceBody) ([]string, bool) { return b.Aggregates, b.Aggregates != nil }, nil))
+		if withAggregates {
+			aggregates.consider(p, entry, &entry.aggregates, now)
 		}
 	}
 	for uuid := range c.cache {
 		if !listed[uuid] {
 			delete(c.cache, uuid) // gone from Placement, gone from /metrics
+		}
+	}
+	for _, f := range usages.pick() {
+		jobs = append(jobs, fetchJob(c, sc, subresourceURL(sc, f.p, "usages"), "get_usages", f.p.Generation, f.entry, f.target,
+			func(b *subresourceBody) (map[string]float64, bool) { return b.Usages, b.Usages != nil }, nil))
+	}
+	for _, f := range aggregates.pick() {
+		jobs = append(jobs, fetchJob(c, sc, subresourceURL(sc, f.p, "aggregates"), "get_aggregates", f.p.Generation, f.entry, f.target,
+			func(b *subresourceBody) ([]string, bool) { return b.Aggregates, b.Aggregates != nil }, nil))
+	}
+
+	var errs pollErrors
+	var byTrait *traitLists
+	listedTraits := c.traitsByList(len(traitsDue))
+	if listedTraits {
+		var err error
+		byTrait, err = c.listTraits(ctx, sc, pcfg)
+		if err != nil {
+			errs.add(err)
+			c.markTraitsFailed(traitsDue)
+			traitsDue = nil
+		} else if byTrait != nil {
+			jobs = append(jobs, byTrait.jobs(c, sc)...)
+		}
+	}
+	if byTrait == nil {
+		for _, p := range traitsDue {
+			entry := c.cache[p.UUID]
+			entry.traitsFilter = ""
+			jobs = append(jobs, fetchJob(c, sc, subresourceURL(sc, p, "traits"), "get_traits", p.Generation, entry, &entry.traits,
+				func(b *subresourceBody) ([]string, bool) { return b.Traits, b.Traits != nil }, nil))
 		}
 	}
 
@@ -346,9 +388,6 @@ func (c *placementCollector) refresh(ctx context.Context, sc *gophercloud.Servic
 		})
 	}
 
-	var failed atomic.Int64
-	var firstErr error
-	var errOnce sync.Once
 	sem := make(chan struct{}, pcfg.Concurrency)
 	var wg sync.WaitGroup
 	for _, job := range jobs {
@@ -356,20 +395,225 @@ func (c *placementCollector) refresh(ctx context.Context, sc *gophercloud.Servic
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := job(ctx); err != nil {
-				failed.Add(1)
-				errOnce.Do(func() { firstErr = err })
-			}
+			errs.add(job(ctx))
 		}()
 	}
 	wg.Wait()
+	if byTrait != nil {
+		byTrait.apply(c, traitsDue, now)
+	}
 	c.logQueryErrors(pcfg.Queries, queryErrs)
 	c.trackNotFound(pcfg, providers, now)
 
-	if n := failed.Load(); n > 0 {
-		return results, fmt.Errorf("%d of %d sub-resource requests failed (their last known values are kept and retried next poll); first: %w", n, len(jobs)-len(pcfg.Queries), firstErr)
+	if n := errs.count(); n > 0 {
+		requests := len(jobs) - len(pcfg.Queries)
+		if listedTraits {
+			requests++ // GET /traits
+		}
+		return results, fmt.Errorf("%d of %d sub-resource requests failed (their last known values are kept and retried next poll); first: %w", n, requests, errs.first)
 	}
 	return results, nil
+}
+
+func subresourceURL(sc *gophercloud.ServiceClient, p resourceProvider, name string) string {
+	return sc.ServiceURL("resource_providers", p.UUID, name)
+}
+
+// pollErrors counts the failed requests of one poll and keeps the first.
+type pollErrors struct {
+	mu    sync.Mutex
+	n     int
+	first error
+}
+
+func (e *pollErrors) add(err error) {
+	if err == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.n == 0 {
+		e.first = err
+	}
+	e.n++
+}
+
+func (e *pollErrors) count() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.n
+}
+
+// agedRefresh plans, for one sub-resource that can change without moving
+// the generation (usages, aggregates), which providers re-read it this
+// poll. Those whose value is invalid, of another generation, or would be
+// older than maxAge at the next poll (interval away) are due. On top of
+// them, the oldest of the others are read early, up to this poll's share
+// of n*interval/maxAge: without that, the values of a cold start, all read
+// in the same poll, would all fall due together again in one long poll per
+// maxAge. Early is always allowed; the due ones keep the bound.
+type agedRefresh[T any] struct {
+	maxAge, interval time.Duration // maxAge < 0: the generation alone
+	due, early       []agedFetch[T]
+}
+
+type agedFetch[T any] struct {
+	p      resourceProvider
+	entry  *providerCache
+	target *cached[T]
+}
+
+func (r *agedRefresh[T]) consider(p resourceProvider, entry *providerCache, target *cached[T], now time.Time) {
+	f := agedFetch[T]{p, entry, target}
+	if target.stale(p.Generation, now, r.maxAge, r.interval) {
+		r.due = append(r.due, f)
+	} else {
+		r.early = append(r.early, f)
+	}
+}
+
+// pick returns the fetches of this poll: the due ones, and the oldest of
+// the others up to the poll's share.
+func (r *agedRefresh[T]) pick() []agedFetch[T] {
+	if r.maxAge <= r.interval {
+		return r.due // every value falls due every poll, or none by age
+	}
+	n := len(r.due) + len(r.early)
+	share := int(math.Ceil(float64(n) * float64(r.interval) / float64(r.maxAge)))
+	extra := min(share-len(r.due), len(r.early))
+	if extra <= 0 {
+		return r.due
+	}
+	sort.Slice(r.early, func(i, j int) bool {
+		a, b := r.early[i], r.early[j]
+		if !a.target.fetched.Equal(b.target.fetched) {
+			return a.target.fetched.Before(b.target.fetched)
+		}
+		return a.p.UUID < b.p.UUID
+	})
+	return append(r.due, r.early[:extra]...)
+}
+
+// traitsStale reports whether the provider's traits must be read again:
+// a generation change (every trait change moves it), a failed read, or
+// traits kept from the per-trait lists for another traits_include.
+func (c *placementCollector) traitsStale(pcfg *PlacementConfig, entry *providerCache, generation int64, now time.Time, interval time.Duration) bool {
+	return entry.traits.stale(generation, now, -1, interval) ||
+		entry.traitsFilter != "" && entry.traitsFilter != pcfg.TraitsInclude.String()
+}
+
+// traitsByList reports whether the traits of due providers are read from
+// the per-trait provider lists (GET /traits, then one
+// GET /resource_providers?required=TRAIT per trait matching traits_include)
+// rather than with one GET per provider: when the server can filter by
+// trait (1.18) and that costs fewer requests, judged by how many traits
+// matched the last time.
+func (c *placementCollector) traitsByList(due int) bool {
+	return !c.version.Less(placementRequired) && !c.traitListRefused && due > c.matchingTraits+1
+}
+
+// markTraitsFailed keeps the providers' last known traits and has them
+// read again next poll.
+func (c *placementCollector) markTraitsFailed(providers []resourceProvider) {
+	for _, p := range providers {
+		c.cache[p.UUID].traits.failed = true
+	}
+}
+
+// traitLists reads which providers have each trait matching
+// traits_include, one provider list per trait. Read after the provider
+// list, it is exact for the generations that list gave: a trait change
+// before the list shows in these lists, and one after it moves the
+// generation, so the next poll reads that provider again. (Reading GET
+// /traits before the provider list would miss a trait created and given
+// to a provider in between.)
+type traitLists struct {
+	filter  string   // traits_include
+	traits  []string // the server's traits matching it
+	members []map[string]bool
+	errs    []error
+}
+
+// listTraits reads GET /traits and keeps the traits matching
+// traits_include (an RE2 regex, so Placement's name=startswith: filter
+// cannot stand in for it). A server that refuses the request (a policy, a
+// proxy that does not route /traits) gives nil and no error: the traits
+// are read per provider.
+func (c *placementCollector) listTraits(ctx context.Context, sc *gophercloud.ServiceClient, pcfg *PlacementConfig) (*traitLists, error) {
+	var body struct {
+		Traits *[]string `json:"traits"`
+	}
+	err := openstack.Get(ctx, sc, placementOp("list_traits"), sc.ServiceURL("traits"), c.headers(), &body)
+	if status := openstack.StatusCode(err); status >= 400 && status < 500 && status != http.StatusTooManyRequests {
+		c.traitListRefused = true
+		level.Info(c.logger).Log("msg", "Placement refuses GET /traits; reading each provider's traits instead, one request per provider", "err", openstack.Describe(err))
+		return nil, nil
+	}
+	if err != nil {
+		return nil, errors.New(openstack.Describe(err))
+	}
+	if body.Traits == nil {
+		return nil, errors.New("GET /traits: the response has no traits list")
+	}
+	l := &traitLists{filter: pcfg.TraitsInclude.String()}
+	for _, t := range *body.Traits {
+		if pcfg.TraitsInclude.MatchString(t) {
+			l.traits = append(l.traits, t)
+		}
+	}
+	sort.Strings(l.traits)
+	c.matchingTraits = len(l.traits)
+	l.members = make([]map[string]bool, len(l.traits))
+	l.errs = make([]error, len(l.traits))
+	return l, nil
+}
+
+// jobs lists the providers of each trait.
+func (l *traitLists) jobs(c *placementCollector, sc *gophercloud.ServiceClient) []func(context.Context) error {
+	jobs := make([]func(context.Context) error, len(l.traits))
+	for i, trait := range l.traits {
+		jobs[i] = func(ctx context.Context) error {
+			providers, err := c.listProviders(ctx, sc, &PlacementFilter{Required: StringList{trait}}, "list_resource_providers_with_trait")
+			if openstack.StatusCode(err) == http.StatusBadRequest {
+				// "No such trait": deleted since GET /traits, which
+				// Placement allows only once no provider has it.
+				providers, err = nil, nil
+			}
+			if err != nil {
+				l.errs[i] = err
+				return errors.New(openstack.Describe(err))
+			}
+			l.members[i] = make(map[string]bool, len(providers))
+			for _, p := range providers {
+				l.members[i][p.UUID] = true
+			}
+			return nil
+		}
+	}
+	return jobs
+}
+
+// apply stores the traits of the due providers, keyed on the generation
+// the provider list gave; if any list failed, they keep their last known
+// traits and are read again next poll.
+func (l *traitLists) apply(c *placementCollector, due []resourceProvider, now time.Time) {
+	for _, err := range l.errs {
+		if err != nil {
+			c.markTraitsFailed(due)
+			return
+		}
+	}
+	for _, p := range due {
+		traits := []string{}
+		for i, trait := range l.traits {
+			if l.members[i][p.UUID] {
+				traits = append(traits, trait)
+			}
+		}
+		entry := c.cache[p.UUID]
+		entry.traits = cached[[]string]{value: traits, generation: p.Generation, fetched: now, valid: true}
+		entry.traitsFilter = l.filter
+	}
 }
 
 // trackNotFound follows the providers whose sub-resources answer 404. A
@@ -431,12 +675,15 @@ type subresourceBody struct {
 }
 
 // fetchJob returns a job that fetches one sub-resource of entry into
-// target. A provider deleted since the list (404) keeps nothing, and
+// target, stamped with the time of its request. A provider deleted since the list (404) keeps nothing, and
 // trackNotFound follows it up. A value refuse has a reason against is kept
 // empty, for the generation it belongs to.
-func fetchJob[T any](c *placementCollector, sc *gophercloud.ServiceClient, url, operation string, listedGen int64, now time.Time,
+func fetchJob[T any](c *placementCollector, sc *gophercloud.ServiceClient, url, operation string, listedGen int64,
 	entry *providerCache, target *cached[T], pick func(*subresourceBody) (T, bool), refuse func(T) string) func(context.Context) error {
 	return func(ctx context.Context) error {
+		// The age of a value counts from the request: in a long poll,
+		// what was read near its end is not due as early as its start.
+		now := c.now()
 		var body subresourceBody
 		err := openstack.Get(ctx, sc, placementOp(operation), url, c.headers(), &body)
 		if openstack.StatusCode(err) == http.StatusNotFound {

@@ -123,15 +123,17 @@ openstack_placement_query_success{query="unknown_class"} 0
 	}
 }
 
-// The cost model: the first poll fetches every sub-resource; a steady-state
-// poll with usages off is one request; after changes, only providers whose
-// generation moved are re-fetched, and the periodic refreshes catch what the
-// generation cannot show (a deleted allocation, an aggregate written below
-// microversion 1.19).
+// The cost model: the first poll fetches every sub-resource, the traits
+// from one list per custom trait; a steady-state poll is the list and its
+// share of the periodic usage and aggregate re-reads; after changes, only
+// providers whose generation moved are re-fetched, and the periodic
+// re-reads catch what the generation cannot show (a deleted allocation, an
+// aggregate written below microversion 1.19) within their max age.
 func TestPlacementCachingFollowsGenerations(t *testing.T) {
 	srv := newFixtureServer(t, placementRoot, placementCloud)
 	c := newTestPlacement(t, srv)
-	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	start := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	now := start
 	c.now = func() time.Time { return now }
 	cfg := mustConfig(t, "placement:\n  interval: 60s\n  usages_max_age: 5m\n  aggregates_max_age: 10m\n")
 
@@ -139,8 +141,11 @@ func TestPlacementCachingFollowsGenerations(t *testing.T) {
 		t.Fatal(err)
 	}
 	counts := srv.requests()
-	if got := countMatching(counts, "/resource_providers/"); got != 7*4 {
-		t.Errorf("first poll: %d sub-resource requests, want 28:\n%s", got, describeCounts(counts))
+	if got := countMatching(counts, "/resource_providers/"); got != 7*3 {
+		t.Errorf("first poll: %d sub-resource requests, want 21 (inventories, usages, aggregates):\n%s", got, describeCounts(counts))
+	}
+	if got := countMatching(counts, "/traits") + countMatching(counts, "required="); got != 1+3 {
+		t.Errorf("first poll: %d trait requests, want GET /traits and one list per custom trait:\n%s", got, describeCounts(counts))
 	}
 
 	now = now.Add(time.Minute)
@@ -148,8 +153,10 @@ func TestPlacementCachingFollowsGenerations(t *testing.T) {
 		t.Fatal(err)
 	}
 	counts = srv.requests()
-	if total := countMatching(counts, "GET"); total != 1 {
-		t.Errorf("steady state: %d requests, want 1 (the list):\n%s", total, describeCounts(counts))
+	// The list, and this poll's share of the periodic re-reads: 7 * 1m/5m
+	// usages and 7 * 1m/10m aggregates, rounded up.
+	if total, usages, aggregates := countMatching(counts, "GET"), countMatching(counts, "/usages"), countMatching(counts, "/aggregates"); total != 1+2+1 || usages != 2 || aggregates != 1 {
+		t.Errorf("steady state: %d requests, want 4 (the list, 2 usages, 1 aggregates):\n%s", total, describeCounts(counts))
 	}
 
 	// The cloud changes (see the cassette's notes).
@@ -171,28 +178,18 @@ func TestPlacementCachingFollowsGenerations(t *testing.T) {
 	}
 	assertGolden(t, metrics, "placement-after-generation-refresh")
 
-	// Usages are re-read before they could be older than usages_max_age at
-	// the next poll: the four providers fetched at the first poll, not the
-	// two re-read for their generation two minutes later.
-	now = now.Add(2*time.Minute + time.Second) // first poll + 4m1s
-	if _, err := poll(t, c, cfg); err != nil {
-		t.Fatal(err)
-	}
-	counts = srv.requests()
-	if got, want := countMatching(counts, "/usages"), 4; got != want {
-		t.Errorf("usage refresh by age: %d requests, want %d (the providers not re-read at the last poll):\n%s", got, want, describeCounts(counts))
-	}
-	if got := countMatching(counts, "/aggregates"); got != 0 {
-		t.Errorf("aggregates refreshed too early: %d", got)
-	}
-	now = now.Add(5 * time.Minute) // first poll + 9m1s: aggregates likewise
-	metrics, err = poll(t, c, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counts = srv.requests()
-	if got := countMatching(counts, "/aggregates"); got != 4 {
-		t.Errorf("aggregate refresh by age: %d requests, want 4:\n%s", got, describeCounts(counts))
+	// cn1's aggregates were written at microversion 1.1 between the polls
+	// at 1m and 2m, without moving its generation: they show at the latest
+	// in the poll aggregates_max_age after the one that last read them.
+	for at := 3 * time.Minute; at <= 11*time.Minute; at += time.Minute {
+		now = start.Add(at)
+		if metrics, err = poll(t, c, cfg); err != nil {
+			t.Fatal(err)
+		}
+		counts = srv.requests()
+		if got := countMatching(counts, "/usages"); got > 2 {
+			t.Errorf("poll at %s: %d usage requests, want at most 2:\n%s", at, got, describeCounts(counts))
+		}
 	}
 	assertGolden(t, metrics, "placement-after")
 }
@@ -351,7 +348,8 @@ func TestPlacementSubresourceFailureKeepsLastValue(t *testing.T) {
 		return false
 	})
 	metrics, err := poll(t, c, cfg)
-	if err == nil || !strings.HasPrefix(err.Error(), "1 of 7 sub-resource requests failed (their last known values are kept and retried next poll); first: GET ") {
+	// 7 usages (usages_max_age 0s: every poll) and the share of aggregates.
+	if err == nil || !strings.HasPrefix(err.Error(), "1 of 8 sub-resource requests failed (their last known values are kept and retried next poll); first: GET ") {
 		t.Errorf("got %v", err)
 	}
 	if testutil.ToFloat64(filterMetrics(metrics, "openstack_placement_up")) != 1 {
@@ -373,7 +371,8 @@ func TestPlacementSubresourceFailureKeepsLastValue(t *testing.T) {
 // fakePlacement answers the provider list and the sub-resources from
 // bodies: path -> JSON; a sub-resource path without a body answers 404, as
 // Placement does for a provider it does not know. Discovery comes from the
-// recorded root.
+// recorded root. GET /traits has no body unless a test gives one: its 404
+// has the collector read each provider's traits.
 type fakePlacement struct {
 	*fixtureServer
 	mu     sync.Mutex
@@ -694,5 +693,97 @@ func TestPlacementSubresourceNotFoundThenDeletedIsQuiet(t *testing.T) {
 	}
 	if strings.Contains(logged.String(), "level=warn") {
 		t.Errorf("logged:\n%s", logged.String())
+	}
+}
+
+// spreadConfig polls every minute and bounds usages to 5 minutes and
+// aggregates to 10: each poll should re-read about n/5 usages and n/10
+// aggregates.
+const spreadConfig = "placement:\n  interval: 60s\n  usages_max_age: 5m\n  aggregates_max_age: 10m\n  concurrency: 16\n"
+
+// checkAges fails when a cached usage or aggregate set could be older than
+// its max age at the next poll, an interval after the one that started at
+// start.
+func checkAges(t *testing.T, c *placementCollector, poll int, start time.Time) {
+	t.Helper()
+	for uuid, e := range c.cache {
+		if age := start.Add(time.Minute).Sub(e.usages.fetched); age > 5*time.Minute {
+			t.Fatalf("poll %d: the usages of %s are %s old at the next poll", poll, uuid, age)
+		}
+		if age := start.Add(time.Minute).Sub(e.aggregates.fetched); age > 10*time.Minute {
+			t.Fatalf("poll %d: the aggregates of %s are %s old at the next poll", poll, uuid, age)
+		}
+	}
+}
+
+// inShare fails when a poll re-read a number of usages or aggregates
+// outside ±50% of its share, n * interval / max age.
+func inShare(t *testing.T, poll int, counts map[string]int, kind string, share int) {
+	t.Helper()
+	if got := counts[kind]; got < share/2 || got > share*3/2 {
+		t.Errorf("poll %d: %d %s requests, want %d ± 50%%", poll, got, kind, share)
+	}
+}
+
+// The periodic re-reads of 1,000 providers are spread over the polls, not
+// made all at once every usages_max_age: from the first poll after the cold
+// start on, each poll re-reads about its share, and no usage is ever older
+// than usages_max_age (nor aggregates than aggregates_max_age).
+func TestPlacementPeriodicRereadsAreSpread(t *testing.T) {
+	srv := newSyntheticPlacement(t, 1000, 0)
+	c := newTestPlacement(t, &fixtureServer{Server: srv.Server})
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { return now }
+	cfg := mustConfig(t, spreadConfig)
+	for i := 0; i < 40; i++ {
+		if err := pollQuiet(t, c, cfg); err != nil {
+			t.Fatal(err)
+		}
+		counts := srv.requests()
+		checkAges(t, c, i, now)
+		if i > 0 {
+			inShare(t, i, counts, "/usages", 1000/5)
+			inShare(t, i, counts, "/aggregates", 1000/10)
+		}
+		now = now.Add(time.Minute)
+	}
+}
+
+// A cold poll that takes longer than usages_max_age - interval (here 4.5
+// minutes of 1,000 providers, against 5m - 1m) does not make every poll
+// after it re-read everything: a value's age counts from its own request,
+// so only those read in the poll's first half minute fall due at once, and
+// the polls settle to their share within usages_max_age.
+func TestPlacementLongPollDoesNotRereadEverything(t *testing.T) {
+	srv := newSyntheticPlacement(t, 1000, 0)
+	c := newTestPlacement(t, &fixtureServer{Server: srv.Server})
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	c.now = clock
+	perRequest := 90 * time.Millisecond // about 3,000 requests in the cold poll
+	srv.onRequest = func() { mu.Lock(); now = now.Add(perRequest); mu.Unlock() }
+	cfg := mustConfig(t, spreadConfig)
+	for i := 0; i < 20; i++ {
+		start := clock()
+		if err := pollQuiet(t, c, cfg); err != nil {
+			t.Fatal(err)
+		}
+		end := clock()
+		counts := srv.requests()
+		checkAges(t, c, i, start)
+		switch {
+		case i == 0 && end.Sub(start) < 4*time.Minute+30*time.Second:
+			t.Fatalf("the cold poll took %s, want more than usages_max_age - interval", end.Sub(start))
+		case i > 0 && counts["/usages"] > 1000/2:
+			t.Errorf("poll %d re-read %d of 1000 usages", i, counts["/usages"])
+		case i > 5:
+			inShare(t, i, counts, "/usages", 1000/5)
+		}
+		// As the Poller: the next poll starts an interval after this one
+		// started, or at once if this one took longer.
+		mu.Lock()
+		now = start.Add(max(time.Minute, end.Sub(start)))
+		mu.Unlock()
 	}
 }
