@@ -366,6 +366,8 @@ func (c *placementCollector) refresh(ctx context.Context, sc *gophercloud.Servic
 			errs.add(err)
 			c.markTraitsFailed(traitsDue)
 			traitsDue = nil
+		} else if byTrait != nil && len(byTrait.traits) >= len(traitsDue) {
+			byTrait = nil // more traits match than the last time: per provider is cheaper
 		} else if byTrait != nil {
 			jobs = append(jobs, byTrait.jobs(c, sc)...)
 		}

@@ -787,3 +787,63 @@ func TestPlacementLongPollDoesNotRereadEverything(t *testing.T) {
 		mu.Unlock()
 	}
 }
+
+// Traits read from the per-trait lists are the ones read per provider;
+// a server refusing GET /traits gets one GET per provider instead, and a
+// reload to a traits_include that matches more traits than providers need
+// reading is served per provider too (and shows the newly matching traits).
+func TestPlacementTraitsByListOrPerProvider(t *testing.T) {
+	traitInfo := func(ms []prometheus.Metric) string {
+		return exposition(t, ms, "openstack_placement_resource_provider_trait_info")
+	}
+	cfg := mustConfig(t, "placement: {}\n")
+	srv := newFixtureServer(t, placementRoot, placementCloud)
+	c := newTestPlacement(t, srv)
+	byList, err := poll(t, c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts := srv.requests(); countMatching(counts, "/traits") != 1 || countMatching(counts, "required=") != 3 {
+		t.Errorf("want GET /traits and 3 lists:\n%s", describeCounts(counts))
+	}
+
+	refusing := newFixtureServer(t, placementRoot, placementCloud)
+	refusing.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/traits" {
+			return false
+		}
+		http.Error(w, `{"errors": [{"status": 403, "title": "Forbidden", "detail": "Policy does not allow placement:traits:list to be performed."}]}`, http.StatusForbidden)
+		return true
+	})
+	var logged strings.Builder
+	perProvider := newTestPlacement(t, refusing)
+	perProvider.logger = logfmtTo(&logged)
+	for i := 0; i < 2; i++ {
+		metrics, err := poll(t, perProvider, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 && traitInfo(metrics) != traitInfo(byList) {
+			t.Errorf("per provider:\n%s\nby list:\n%s", traitInfo(metrics), traitInfo(byList))
+		}
+	}
+	counts := refusing.requests()
+	if got := countMatching(counts, "/traits"); got != 1+7 {
+		t.Errorf("%d trait requests, want one GET /traits (refused, not asked again) and 7 per provider:\n%s", got, describeCounts(counts))
+	}
+	if n := strings.Count(logged.String(), "Placement refuses GET /traits"); n != 1 {
+		t.Errorf("logged %d times, want once:\n%s", n, logged.String())
+	}
+
+	metrics, err := poll(t, c, mustConfig(t, "placement:\n  traits_include: ^HW_CPU_|^CUSTOM_\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts = srv.requests()
+	if got := countMatching(counts, "/traits"); got != 1+7 {
+		t.Errorf("after the reload: %d trait requests, want GET /traits and 7 per provider:\n%s", got, describeCounts(counts))
+	}
+	if text := traitInfo(metrics); strings.Count(text, `trait="HW_CPU_X86_AVX2"`) != 4 || strings.Count(text, `trait="CUSTOM_GOLD"`) != 2 {
+		t.Errorf("after the reload:\n%s", text)
+	}
+}
