@@ -11,66 +11,109 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/expfmt"
 )
 
-// Handler serves /metrics: the exporter's own metrics from reg, followed by
-// the pre-encoded snapshots. For the text format (what Prometheus scrapes
-// unless told otherwise) a scrape writes stored bytes; gzip streams may be
-// concatenated, so the stored compressed snapshot is sent as is. Any other
-// format goes through promhttp with the families decoded from the snapshot.
-func (p *Poller) Handler(reg prometheus.Gatherer, logger log.Logger, maxInFlight int) http.Handler {
-	slow := promhttp.HandlerFor(prometheus.Gatherers{reg, p}, promhttp.HandlerOpts{
-		ErrorLog:            promhttpLogger{logger},
-		ErrorHandling:       promhttp.ContinueOnError,
-		MaxRequestsInFlight: maxInFlight,
-	})
-	inFlight := make(chan struct{}, maxInFlight)
+// Handler serves /metrics: the exporter's own metrics from reg, gathered and
+// encoded per scrape, followed by the collectors' snapshots. A snapshot is
+// stored in the text format (what Prometheus scrapes unless told otherwise),
+// and converted to any other format once, on the first scrape that asks for
+// it; either way a scrape writes stored gzip streams, which may be
+// concatenated, and decompresses them only for a client that does not take
+// gzip. At most maxRequests scrapes run at once (0: no limit); past that the
+// answer is 503.
+func (p *Poller) Handler(reg prometheus.Gatherer, logger log.Logger, maxRequests int) http.Handler {
+	var inFlight chan struct{}
+	if maxRequests > 0 {
+		inFlight = make(chan struct{}, maxRequests)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		format := expfmt.Negotiate(r.Header)
-		if format.FormatType() != expfmt.TypeTextPlain {
-			slow.ServeHTTP(w, r)
-			return
+		if inFlight != nil {
+			select {
+			case inFlight <- struct{}{}:
+				defer func() { <-inFlight }()
+			default:
+				http.Error(w, fmt.Sprintf("Too many concurrent scrapes (limit %d), try again later.", maxRequests), http.StatusServiceUnavailable)
+				return
+			}
 		}
-		select {
-		case inFlight <- struct{}{}:
-			defer func() { <-inFlight }()
-		default:
-			http.Error(w, "Too many concurrent scrapes.", http.StatusServiceUnavailable)
-			return
-		}
+		format := negotiate(r.Header)
 		families, err := reg.Gather()
 		if err != nil {
 			level.Error(logger).Log("msg", "gathering the exporter's own metrics", "err", err)
 		}
-		var own bytes.Buffer
-		enc := expfmt.NewEncoder(&own, format)
+		var buf bytes.Buffer
+		enc := expfmt.NewEncoder(&buf, format)
 		for _, mf := range families {
 			if err := enc.Encode(mf); err != nil {
 				level.Error(logger).Log("msg", "encoding metric family", "family", mf.GetName(), "err", err)
 			}
 		}
-		w.Header().Set("Content-Type", string(format))
-		gz := acceptsGzip(r)
-		if gz {
-			w.Header().Set("Content-Encoding", "gzip")
-			zw := gzip.NewWriter(w)
-			_, _ = zw.Write(own.Bytes())
-			if err := zw.Close(); err != nil {
-				return
-			}
-		} else {
-			_, _ = w.Write(own.Bytes())
+		h := w.Header()
+		h.Set("Content-Type", string(format))
+		h.Add("Vary", "Accept")
+		h.Add("Vary", "Accept-Encoding")
+		out := body{w: w, gzip: acceptsGzip(r)}
+		if out.gzip {
+			h.Set("Content-Encoding", "gzip")
 		}
+		out.writePlain(buf.Bytes())
 		for _, s := range p.latest() {
-			if gz {
-				_, _ = w.Write(s.gzipped)
+			if format.FormatType() == expfmt.TypeTextPlain {
+				out.writeGzipped(s.gzipped)
 			} else {
-				_, _ = io.Copy(w, s.text())
+				out.writeGzipped(s.encoded(format, logger))
 			}
 		}
+		// The format's end, once for the whole response: OpenMetrics' "# EOF".
+		buf.Reset()
+		if closer, ok := enc.(expfmt.Closer); ok {
+			_ = closer.Close()
+		}
+		out.writePlain(buf.Bytes())
 	})
+}
+
+// body writes a response from plain and gzip-compressed pieces, compressed
+// or not as the client asked. After a failed write (the client went away) it
+// writes nothing more.
+type body struct {
+	w       io.Writer
+	gzip    bool
+	written bool // a gzip body needs one member, even if empty
+	err     error
+}
+
+func (b *body) writePlain(p []byte) {
+	if b.err != nil || len(p) == 0 && b.written {
+		return
+	}
+	b.written = true
+	if !b.gzip {
+		_, b.err = b.w.Write(p)
+		return
+	}
+	zw := gzip.NewWriter(b.w)
+	if _, b.err = zw.Write(p); b.err == nil {
+		b.err = zw.Close()
+	}
+}
+
+func (b *body) writeGzipped(p []byte) {
+	if b.err != nil || len(p) == 0 {
+		return
+	}
+	b.written = true
+	if b.gzip {
+		_, b.err = b.w.Write(p)
+		return
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(p))
+	if err != nil {
+		b.err = err
+		return
+	}
+	_, b.err = io.Copy(b.w, zr)
 }
 
 // ReadyHandler serves /-/ready: 503 until every collector has finished its
@@ -113,8 +156,3 @@ func acceptsGzip(r *http.Request) bool {
 	}
 	return false
 }
-
-// promhttpLogger adapts go-kit/log to promhttp's error log.
-type promhttpLogger struct{ logger log.Logger }
-
-func (l promhttpLogger) Println(v ...any) { level.Error(l.logger).Log("msg", fmt.Sprint(v...)) }

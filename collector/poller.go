@@ -40,6 +40,7 @@ type snapshot struct {
 	lastSuccess time.Time
 	err         string // the failed poll's error, truncated
 	failures    failureRun
+	converted   conversions
 }
 
 // failureRun is the run of failed polls up to a snapshot, carried from one
