@@ -46,6 +46,7 @@ func run(args []string, stderr io.Writer) int {
 		webConfig      = kingpinflag.AddFlags(app, defaultListenAddress)
 		lifecycle      = app.Flag("web.enable-lifecycle", "Enable reloading the configuration by POST /-/reload (SIGHUP always works).").Bool()
 		pprof          = app.Flag("web.enable-pprof", "Serve Go's profiling endpoints under /debug/pprof/.").Bool()
+		maxRequests    = app.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").Int()
 		configFile     = app.Flag("config.file", "Configuration file (YAML): poll intervals, scopes and filter queries. Without it the defaults apply.").String()
 		configCheck    = app.Flag("config.check", "Validate --config.file and exit: 0 if valid, 1 if not, 2 without --config.file.").Bool()
 		osCloud        = app.Flag("os-cloud", "Cloud entry of clouds.yaml to use; without it the OS_* environment variables are used.").Envar("OS_CLOUD").String()
@@ -123,7 +124,7 @@ func run(args []string, stderr io.Writer) int {
 	go poller.Run(ctx)
 	go reloader.watchSIGHUP(ctx)
 
-	mux, err := newMux(webOptions{metricsPath: *metricsPath, enableLifecycle: *lifecycle, enablePprof: *pprof}, logger, poller, reloader, registry)
+	mux, err := newMux(webOptions{metricsPath: *metricsPath, enableLifecycle: *lifecycle, enablePprof: *pprof, maxRequests: *maxRequests}, logger, poller, reloader, registry)
 	if err != nil {
 		level.Error(logger).Log("msg", "cannot build the web endpoints", "err", err)
 		return 1

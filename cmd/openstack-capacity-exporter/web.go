@@ -18,12 +18,13 @@ type webOptions struct {
 	metricsPath     string
 	enableLifecycle bool
 	enablePprof     bool
+	maxRequests     int // scrapes of the metrics at once; 0: no limit
 }
 
 // newMux routes the exporter's endpoints.
 func newMux(o webOptions, logger log.Logger, poller *collector.Poller, reloader *reloader, registry prometheus.Gatherer) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
-	mux.Handle(o.metricsPath, poller.Handler(registry, logger, 8))
+	mux.Handle(o.metricsPath, poller.Handler(registry, logger, o.maxRequests))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy.") })
 	mux.Handle("/-/ready", poller.ReadyHandler())
 	if o.enableLifecycle {

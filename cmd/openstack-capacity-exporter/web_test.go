@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -177,6 +178,52 @@ func TestLandingPage(t *testing.T) {
 	for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap?debug=1", "/debug/pprof/goroutine?debug=1"} {
 		if resp, body := e.do(t, http.MethodGet, path); resp.StatusCode != http.StatusOK || len(body) == 0 {
 			t.Errorf("%s with --web.enable-pprof: %d", path, resp.StatusCode)
+		}
+	}
+}
+
+// stalledWriter is a client that does not read: a scrape writing to it
+// stays in flight until released.
+type stalledWriter struct {
+	*httptest.ResponseRecorder
+	writing chan struct{}
+	release chan struct{}
+}
+
+func (w stalledWriter) Write(p []byte) (int, error) {
+	select {
+	case w.writing <- struct{}{}:
+	default:
+	}
+	<-w.release
+	return w.ResponseRecorder.Write(p)
+}
+
+// --web.max-requests reaches /metrics: with 1, a second scrape while one is
+// in flight is refused; with 0 it is served.
+func TestMaxRequestsFlag(t *testing.T) {
+	var out bytes.Buffer
+	good := writeFile(t, "good.yml", "placement:\n  interval: 30s\n")
+	if code := run([]string{"--web.max-requests=3", "--config.file", good, "--config.check"}, &out); code != 0 {
+		t.Fatalf("--web.max-requests: exit %d: %s", code, out.String())
+	}
+	for _, c := range []struct{ limit, second int }{{1, http.StatusServiceUnavailable}, {0, http.StatusOK}} {
+		e := newTestExporter(t, webOptions{maxRequests: c.limit}, nil)
+		stalled := stalledWriter{httptest.NewRecorder(), make(chan struct{}, 1), make(chan struct{})}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			e.handler.ServeHTTP(stalled, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		}()
+		<-stalled.writing
+		resp, body := e.do(t, http.MethodGet, "/metrics")
+		close(stalled.release)
+		<-done
+		if resp.StatusCode != c.second {
+			t.Errorf("limit %d: second scrape %d %q", c.limit, resp.StatusCode, body)
+		}
+		if stalled.Code != http.StatusOK {
+			t.Errorf("limit %d: first scrape %d", c.limit, stalled.Code)
 		}
 	}
 }
