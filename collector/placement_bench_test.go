@@ -272,7 +272,9 @@ func BenchmarkPlacementSteadyPoll(b *testing.B) {
 // 10,000-provider cloud with 10 custom traits and every family on (usages
 // included; interval 1m, usages_max_age 5m, aggregates_max_age 10m), for
 // the two ways of reading traits: one GET per provider (a server below
-// microversion 1.18) and one list per custom trait (1.39). "cold" is the
+// microversion 1.18), and at 1.39 one list per custom trait whenever that
+// costs less (always on the cold poll, from about 170 due providers on
+// here). "cold" is the
 // first poll; "steady" a poll once the periodic re-reads are spread out
 // (after 15 simulated minutes), with churn providers per poll moving their
 // generation as allocation changes do. max-requests/poll is the largest
