@@ -181,8 +181,8 @@ func (c *placementCollector) emitProviders(pcfg *PlacementConfig, providers []re
 				if e == nil || !e.inventories.valid {
 					return
 				}
-				for class, inv := range e.inventories.value {
-					send(field.fam, field.value(inv), p.UUID, p.Name, class)
+				for _, ci := range e.inventories.value {
+					send(field.fam, field.value(ci.inventory), p.UUID, p.Name, ci.class)
 				}
 			})
 		}
@@ -192,8 +192,8 @@ func (c *placementCollector) emitProviders(pcfg *PlacementConfig, providers []re
 			if e == nil || !e.usages.valid {
 				return
 			}
-			for class, used := range e.usages.value {
-				send(providerUsageDesc, used, p.UUID, p.Name, class)
+			for _, cu := range e.usages.value {
+				send(providerUsageDesc, cu.used, p.UUID, p.Name, cu.class)
 			}
 		})
 	}
@@ -233,13 +233,13 @@ func (c *placementCollector) emitAggregateTotals(pcfg *PlacementConfig, provider
 		}
 		for agg := range members {
 			if pcfg.Metrics.Inventory && entry.inventories.valid {
-				for class, inv := range entry.inventories.value {
-					capacity[key{agg, class}] += inv.capacity()
+				for _, ci := range entry.inventories.value {
+					capacity[key{agg, ci.class}] += ci.capacity()
 				}
 			}
 			if pcfg.Metrics.Usage && entry.usages.valid {
-				for class, used := range entry.usages.value {
-					usage[key{agg, class}] += used
+				for _, cu := range entry.usages.value {
+					usage[key{agg, cu.class}] += cu.used
 				}
 			}
 		}
