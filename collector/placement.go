@@ -334,7 +334,9 @@ func (c *placementCollector) refresh(ctx context.Context, sc *gophercloud.Servic
 		}
 		if pcfg.Metrics.Inventory && entry.inventories.stale(gen, now, -1, interval) {
 			jobs = append(jobs, fetchJob(c, sc, subresourceURL(sc, p, "inventories"), "get_inventories", gen, entry, &entry.inventories,
-				func(b *subresourceBody) ([]classInventory, bool) { return compactInventories(b.Inventories), b.Inventories != nil }, negativeInventory))
+				func(b *subresourceBody) ([]classInventory, bool) {
+					return compactInventories(b.Inventories), b.Inventories != nil
+				}, negativeInventory))
 		}
 		if pcfg.Metrics.Usage {
 			usages.consider(p, entry, &entry.usages, now)
@@ -381,7 +383,9 @@ func (c *placementCollector) refresh(ctx context.Context, sc *gophercloud.Servic
 			entry := c.cache[p.UUID]
 			entry.traitsFilter = pcfg.TraitsInclude.String()
 			jobs = append(jobs, fetchJob(c, sc, subresourceURL(sc, p, "traits"), "get_traits", p.Generation, entry, &entry.traits,
-				func(b *subresourceBody) ([]string, bool) { return internAll(b.Traits, pcfg.TraitsInclude.Regexp), b.Traits != nil }, nil))
+				func(b *subresourceBody) ([]string, bool) {
+					return internAll(b.Traits, pcfg.TraitsInclude.Regexp), b.Traits != nil
+				}, nil))
 		}
 	}
 
