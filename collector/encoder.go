@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -19,6 +20,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -136,6 +138,9 @@ type snapshotEncoder struct {
 	logger log.Logger
 	buf    bytes.Buffer
 	zw     *gzip.Writer
+	// proto, when not nil, also gets the delimited protobuf encoding (see
+	// protoEncoder).
+	proto *protoEncoder
 
 	current  *prometheus.Desc
 	done     map[*prometheus.Desc]bool // families already written
@@ -147,12 +152,16 @@ type snapshotEncoder struct {
 	samples  int
 }
 
-func newSnapshotEncoder(logger log.Logger) *snapshotEncoder {
+// newSnapshotEncoder writes text, and protobuf too when withProto.
+func newSnapshotEncoder(logger log.Logger, withProto bool) *snapshotEncoder {
 	e := &snapshotEncoder{logger: logger, done: map[*prometheus.Desc]bool{}, series: map[uint64]struct{}{},
 		seed: maphash.MakeSeed(), problems: map[string]bool{}}
 	// BestSpeed: the snapshot is compressed once per poll, but polls of a
 	// large cloud should stay cheap too; the ratio is still ~20:1.
 	e.zw, _ = gzip.NewWriterLevel(&e.buf, gzip.BestSpeed)
+	if withProto {
+		e.proto = newProtoEncoder()
+	}
 	return e
 }
 
@@ -175,6 +184,9 @@ func (e *snapshotEncoder) add(m prometheus.Metric) {
 		}
 		e.current = desc
 		clear(e.series)
+		if e.proto != nil {
+			e.proto.startFamily(h)
+		}
 		e.line = e.line[:0]
 		e.line = append(e.line, "# HELP "...)
 		e.line = append(e.line, h.name...)
@@ -265,6 +277,9 @@ func (e *snapshotEncoder) appendSample(name string, labelNames, labelValues []st
 	e.line = append(e.line, ' ')
 	e.line = appendFloat(e.line, value)
 	e.line = append(e.line, '\n')
+	if e.proto != nil {
+		e.proto.sample(labelNames, labelValues, order, value)
+	}
 	return nil
 }
 
@@ -277,10 +292,115 @@ func (e *snapshotEncoder) problem(desc *prometheus.Desc, msg string) {
 	level.Error(e.logger).Log("msg", "some metrics of the poll were inconsistent and are not served", "metric", desc.String(), "err", msg)
 }
 
-// finish closes the stream and returns the compressed exposition.
-func (e *snapshotEncoder) finish() []byte {
+// finish closes the streams and returns the compressed text exposition,
+// and the compressed protobuf one when asked for.
+func (e *snapshotEncoder) finish() (text, proto []byte) {
 	_ = e.zw.Close()
-	return slices.Clip(e.buf.Bytes())
+	if e.proto != nil {
+		proto = e.proto.finish()
+	}
+	return slices.Clip(e.buf.Bytes()), proto
+}
+
+// protoEncoder writes the delimited protobuf format (what Prometheus asks
+// for with native histograms or scrape_protocols) straight from the
+// samples, one MetricFamily message at a time: converting the text
+// snapshot afterwards cost 1.4-2.5 s and 60-70 MB of RSS per poll at 10,000
+// providers. Only one family's message is held before it is compressed.
+type protoEncoder struct {
+	buf    bytes.Buffer
+	zw     *gzip.Writer
+	family []byte // the current MetricFamily message, without its length
+	metric []byte // scratch for one Metric message
+	typ    dto.MetricType
+	open   bool
+}
+
+func newProtoEncoder() *protoEncoder {
+	p := &protoEncoder{}
+	p.zw, _ = gzip.NewWriterLevel(&p.buf, gzip.BestSpeed)
+	return p
+}
+
+// Field numbers of io.prometheus.client's metrics.proto.
+const (
+	pbFamilyName, pbFamilyHelp, pbFamilyType, pbFamilyMetric = 1, 2, 3, 4
+	pbMetricLabel, pbMetricGauge, pbMetricCounter            = 1, 2, 3
+	pbMetricUntyped                                          = 5
+	pbLabelName, pbLabelValue                                = 1, 2
+	pbValue                                                  = 1
+)
+
+func (p *protoEncoder) startFamily(h familyHeader) {
+	p.flush()
+	p.open = true
+	p.family = protowire.AppendTag(p.family[:0], pbFamilyName, protowire.BytesType)
+	p.family = protowire.AppendString(p.family, h.name)
+	if h.help != "" {
+		p.family = protowire.AppendTag(p.family, pbFamilyHelp, protowire.BytesType)
+		p.family = protowire.AppendString(p.family, h.help)
+	}
+	p.typ = protoType(h.typ)
+	p.family = protowire.AppendTag(p.family, pbFamilyType, protowire.VarintType)
+	p.family = protowire.AppendVarint(p.family, uint64(p.typ))
+}
+
+func protoType(typ string) dto.MetricType {
+	switch typ {
+	case "counter":
+		return dto.MetricType_COUNTER
+	case "gauge":
+		return dto.MetricType_GAUGE
+	}
+	return dto.MetricType_UNTYPED
+}
+
+func (p *protoEncoder) sample(labelNames, labelValues []string, order []int, value float64) {
+	m := p.metric[:0]
+	for k := range labelNames {
+		i := k
+		if order != nil {
+			i = order[k]
+		}
+		size := protowire.SizeTag(pbLabelName) + protowire.SizeBytes(len(labelNames[i])) +
+			protowire.SizeTag(pbLabelValue) + protowire.SizeBytes(len(labelValues[i]))
+		m = protowire.AppendTag(m, pbMetricLabel, protowire.BytesType)
+		m = protowire.AppendVarint(m, uint64(size))
+		m = protowire.AppendTag(m, pbLabelName, protowire.BytesType)
+		m = protowire.AppendString(m, labelNames[i])
+		m = protowire.AppendTag(m, pbLabelValue, protowire.BytesType)
+		m = protowire.AppendString(m, labelValues[i])
+	}
+	field := pbMetricUntyped
+	switch p.typ {
+	case dto.MetricType_GAUGE:
+		field = pbMetricGauge
+	case dto.MetricType_COUNTER:
+		field = pbMetricCounter
+	}
+	m = protowire.AppendTag(m, protowire.Number(field), protowire.BytesType)
+	m = protowire.AppendVarint(m, uint64(protowire.SizeTag(pbValue)+protowire.SizeFixed64()))
+	m = protowire.AppendTag(m, pbValue, protowire.Fixed64Type)
+	m = protowire.AppendFixed64(m, math.Float64bits(value))
+	p.metric = m
+	p.family = protowire.AppendTag(p.family, pbFamilyMetric, protowire.BytesType)
+	p.family = protowire.AppendBytes(p.family, m)
+}
+
+func (p *protoEncoder) flush() {
+	if !p.open {
+		return
+	}
+	var size [binary.MaxVarintLen64]byte
+	_, _ = p.zw.Write(protowire.AppendVarint(size[:0], uint64(len(p.family))))
+	_, _ = p.zw.Write(p.family)
+	p.open = false
+}
+
+func (p *protoEncoder) finish() []byte {
+	p.flush()
+	_ = p.zw.Close()
+	return slices.Clip(p.buf.Bytes())
 }
 
 // appendEscaped escapes as the text format wants: backslash and newline

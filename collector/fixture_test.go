@@ -2,11 +2,13 @@ package collector
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,7 +25,9 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector/openstack"
 )
@@ -232,18 +236,65 @@ func collect(t testing.TB, ctx context.Context, c Collector, cfg *Config) ([]pro
 	var sent []prometheus.Metric
 	err := update(ctx, c, cfg, func(m prometheus.Metric) { sent = append(sent, m) })
 	var problems strings.Builder
-	enc := newSnapshotEncoder(log.NewLogfmtLogger(&problems))
+	enc := newSnapshotEncoder(log.NewLogfmtLogger(&problems), true)
 	for _, m := range sent {
 		enc.add(m)
 	}
-	s := &snapshot{gzipped: enc.finish()}
+	s := &snapshot{}
+	s.gzipped, s.proto = enc.finish()
 	if problems.Len() > 0 {
 		t.Errorf("the snapshot encoder refused metrics of the poll:\n%s", problems.String())
 	}
 	if err := testutil.CollectAndCompare(replay(sent), s.text()); err != nil {
 		t.Errorf("the snapshot differs from the metrics sent: %v", err)
 	}
+	assertSameFamilies(t, decodeSnapshot(t, s.gzipped, expfmt.NewFormat(expfmt.TypeTextPlain)),
+		decodeSnapshot(t, s.proto, expfmt.NewFormat(expfmt.TypeProtoDelim)))
 	return sent, err
+}
+
+// decodeSnapshot reads a gzip-compressed exposition in format.
+func decodeSnapshot(t testing.TB, gzipped []byte, format expfmt.Format) []*dto.MetricFamily {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(gzipped))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := expfmt.NewDecoder(zr, format)
+	var out []*dto.MetricFamily
+	for {
+		mf := &dto.MetricFamily{}
+		if err := dec.Decode(mf); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("decoding the %s snapshot: %v", format, err)
+		}
+		out = append(out, mf)
+	}
+	return out
+}
+
+// assertSameFamilies compares two expositions family by family, in any
+// order of families and samples.
+func assertSameFamilies(t testing.TB, text, pb []*dto.MetricFamily) {
+	t.Helper()
+	normalize := func(fams []*dto.MetricFamily) map[string]*dto.MetricFamily {
+		out := map[string]*dto.MetricFamily{}
+		for _, mf := range fams {
+			sort.Slice(mf.Metric, func(i, j int) bool { return mf.Metric[i].String() < mf.Metric[j].String() })
+			out[mf.GetName()] = mf
+		}
+		return out
+	}
+	a, b := normalize(text), normalize(pb)
+	if len(a) != len(b) {
+		t.Errorf("text has %d families, protobuf %d", len(a), len(b))
+	}
+	for name, mf := range a {
+		if !proto.Equal(mf, b[name]) {
+			t.Errorf("family %s differs:\n text: %v\nproto: %v", name, mf, b[name])
+		}
+	}
 }
 
 // replay serves a fixed set of metrics, so that comparing against a golden

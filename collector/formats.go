@@ -36,6 +36,9 @@ type conversion struct {
 // the format's end (OpenMetrics' "# EOF"): the response ends once, after all
 // snapshots. Concurrent scrapes of one snapshot wait for one conversion.
 func (s *snapshot) encoded(format expfmt.Format, logger log.Logger) []byte {
+	if format.FormatType() == expfmt.TypeProtoDelim && s.proto != nil {
+		return s.proto // written by the poll itself
+	}
 	s.converted.mu.Lock()
 	c := s.converted.byFormat[format]
 	if c == nil {

@@ -16,9 +16,11 @@ import (
 
 // Handler serves /metrics: the exporter's own metrics from reg, gathered and
 // encoded per scrape, followed by the collectors' snapshots. A snapshot is
-// stored in the text format (what Prometheus scrapes unless told otherwise),
-// and converted to any other format once, on the first scrape that asks for
-// it; either way a scrape writes stored gzip streams, which may be
+// stored in the text format (what Prometheus scrapes unless told otherwise);
+// once a scrape has asked for protobuf, every poll writes that too, and a
+// client that prefers protobuf but takes text gets text until then. Any
+// other format is converted once, on the first scrape of a snapshot that
+// asks for it. Either way a scrape writes stored gzip streams, which may be
 // concatenated, and decompresses them only for a client that does not take
 // gzip. At most maxRequests scrapes run at once (0: no limit); past that the
 // answer is 503.
@@ -38,6 +40,16 @@ func (p *Poller) Handler(reg prometheus.Gatherer, logger log.Logger, maxRequests
 			}
 		}
 		format := negotiate(r.Header)
+		snapshots := p.latest()
+		if format.FormatType() == expfmt.TypeProtoDelim {
+			p.protoWanted.Store(true)
+			if acceptsText(r.Header) && !allHaveProto(snapshots) {
+				// Until the next poll writes protobuf, text, which the
+				// client takes too: converting the snapshot would cost
+				// seconds and tens of MB at 10,000 providers.
+				format = expfmt.NewFormat(expfmt.TypeTextPlain)
+			}
+		}
 		families, err := reg.Gather()
 		if err != nil {
 			level.Error(logger).Log("msg", "gathering the exporter's own metrics", "err", err)
@@ -58,7 +70,7 @@ func (p *Poller) Handler(reg prometheus.Gatherer, logger log.Logger, maxRequests
 			h.Set("Content-Encoding", "gzip")
 		}
 		out.writePlain(buf.Bytes())
-		for _, s := range p.latest() {
+		for _, s := range snapshots {
 			if format.FormatType() == expfmt.TypeTextPlain {
 				out.writeGzipped(s.gzipped)
 			} else {
@@ -155,4 +167,13 @@ func acceptsGzip(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+func allHaveProto(snapshots []*snapshot) bool {
+	for _, s := range snapshots {
+		if s.proto == nil {
+			return false
+		}
+	}
+	return true
 }

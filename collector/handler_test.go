@@ -171,6 +171,13 @@ func TestHandlerFormatsServeTheSameSamples(t *testing.T) {
 	p := polledPlacement(t)
 	h := p.Handler(testOwnRegistry(p), nopLogger(), 2)
 
+	// A client that prefers protobuf but takes text gets text until a poll
+	// has written protobuf too; from the next poll on, that protobuf.
+	if resp, _ := scrape(t, h, acceptNativeHistos, "gzip"); !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain; version=0.0.4") {
+		t.Errorf("before a poll wrote protobuf: %q", resp.Header.Get("Content-Type"))
+	}
+	p.PollOnce(context.Background(), "placement", p.collectors["placement"])
+
 	resp, body := scrape(t, h, "", "")
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
 		t.Errorf("content type %q", ct)

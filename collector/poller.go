@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -34,6 +35,7 @@ var (
 // providers the families take ~200 MB, the compressed text 2 MB).
 type snapshot struct {
 	gzipped     []byte // the metrics in the text exposition format, gzip-compressed
+	proto       []byte // the same in delimited protobuf, gzip-compressed, once a scrape asked for it
 	success     bool
 	end         time.Time
 	duration    time.Duration
@@ -69,6 +71,11 @@ type Poller struct {
 	collectors map[string]Collector
 	wake       map[string]chan struct{}
 	now        func() time.Time
+
+	// protoWanted is set by the first scrape that asks for protobuf: from
+	// then on every poll writes that format too, instead of a conversion
+	// of the text on the first such scrape of each poll.
+	protoWanted atomic.Bool
 
 	mu        sync.RWMutex
 	snapshots map[string]*snapshot
@@ -139,11 +146,12 @@ func (p *Poller) PollOnce(ctx context.Context, name string, c Collector) {
 	defer cancel()
 
 	start := p.now()
-	enc := newSnapshotEncoder(log.With(p.logger, "collector", name))
+	enc := newSnapshotEncoder(log.With(p.logger, "collector", name), p.protoWanted.Load())
 	err := update(ctx, c, cfg, enc.add)
 	end := p.now()
 
-	s := &snapshot{gzipped: enc.finish()}
+	s := &snapshot{}
+	s.gzipped, s.proto = enc.finish()
 	metrics := enc.samples
 	s.success, s.end, s.duration = err == nil, end, end.Sub(start)
 	if err != nil {
@@ -278,13 +286,14 @@ func encodeSnapshot(logger log.Logger, metrics []prometheus.Metric) *snapshot {
 		}
 		byFamily[d] = append(byFamily[d], m)
 	}
-	enc := newSnapshotEncoder(logger)
+	enc := newSnapshotEncoder(logger, false)
 	for _, d := range order {
 		for _, m := range byFamily[d] {
 			enc.add(m)
 		}
 	}
-	return &snapshot{gzipped: enc.finish()}
+	text, _ := enc.finish()
+	return &snapshot{gzipped: text}
 }
 
 // Gather returns the families of every collector's latest snapshot,
