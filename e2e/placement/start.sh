@@ -4,7 +4,7 @@
 # writer; a second process fails writes with "database is locked").
 # Env: PLACEMENT_PORT (18778), STATE_DIR (/tmp/oce-e2e/placement);
 #      PLACEMENT_KEEP_DB=1: keep the database of an earlier start in
-#        STATE_DIR (the log is appended to) instead of starting empty;
+#        STATE_DIR instead of starting empty (its log: uwsgi.log.1);
 #      PLACEMENT_PROCESSES: uwsgi worker processes (1; more only for
 #        reading: concurrent writes fail with "database is locked");
 #      PLACEMENT_AUTH_CONF: a file whose [api]/[keystone_authtoken] sections
@@ -41,7 +41,9 @@ fi
 
 if [[ "${PLACEMENT_KEEP_DB:-}" == 1 ]]; then
 	rm -f "$state/placement.conf" "$state/uwsgi.pid"
-	echo "start.sh: $(date -u +%FT%TZ) restart on the kept database" >>"$state/uwsgi.log"
+	# Placement logs every request: keep one earlier log, not all of them.
+	if [[ -e "$state/uwsgi.log" ]]; then mv -f "$state/uwsgi.log" "$state/uwsgi.log.1"; fi
+	echo "start.sh: $(date -u +%FT%TZ) start on the kept database" >"$state/uwsgi.log"
 else
 	rm -f "$state"/placement.sqlite* "$state/placement.conf" "$state/uwsgi.log" "$state/uwsgi.pid"
 fi
