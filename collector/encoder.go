@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -306,12 +307,18 @@ func (e *snapshotEncoder) finish() (text, proto []byte) {
 // for with native histograms or scrape_protocols) straight from the
 // samples, one MetricFamily message at a time: converting the text
 // snapshot afterwards cost 1.4-2.5 s and 60-70 MB of RSS per poll at 10,000
-// providers. Only one family's message is held before it is compressed.
+// providers. A message is preceded by its length, so a family's metrics are
+// kept until it ends, but compressed (a 30,000-sample family is ~4 MB of
+// protobuf, ~0.4 MB compressed) and then copied into the output.
 type protoEncoder struct {
 	buf    bytes.Buffer
 	zw     *gzip.Writer
-	family []byte // the current MetricFamily message, without its length
-	metric []byte // scratch for one Metric message
+	header []byte // the current family's name, help and type fields
+	size   int    // bytes of its metric fields so far
+	held   bytes.Buffer
+	hw     *flate.Writer // compresses into held
+	hr     io.ReadCloser // reads held back
+	metric []byte        // scratch for one Metric message
 	typ    dto.MetricType
 	open   bool
 }
@@ -319,6 +326,8 @@ type protoEncoder struct {
 func newProtoEncoder() *protoEncoder {
 	p := &protoEncoder{}
 	p.zw, _ = gzip.NewWriterLevel(&p.buf, gzip.BestSpeed)
+	p.hw, _ = flate.NewWriter(&p.held, flate.BestSpeed)
+	p.hr = flate.NewReader(&p.held)
 	return p
 }
 
@@ -333,16 +342,18 @@ const (
 
 func (p *protoEncoder) startFamily(h familyHeader) {
 	p.flush()
-	p.open = true
-	p.family = protowire.AppendTag(p.family[:0], pbFamilyName, protowire.BytesType)
-	p.family = protowire.AppendString(p.family, h.name)
+	p.open, p.size = true, 0
+	p.held.Reset()
+	p.hw.Reset(&p.held)
+	p.header = protowire.AppendTag(p.header[:0], pbFamilyName, protowire.BytesType)
+	p.header = protowire.AppendString(p.header, h.name)
 	if h.help != "" {
-		p.family = protowire.AppendTag(p.family, pbFamilyHelp, protowire.BytesType)
-		p.family = protowire.AppendString(p.family, h.help)
+		p.header = protowire.AppendTag(p.header, pbFamilyHelp, protowire.BytesType)
+		p.header = protowire.AppendString(p.header, h.help)
 	}
 	p.typ = protoType(h.typ)
-	p.family = protowire.AppendTag(p.family, pbFamilyType, protowire.VarintType)
-	p.family = protowire.AppendVarint(p.family, uint64(p.typ))
+	p.header = protowire.AppendTag(p.header, pbFamilyType, protowire.VarintType)
+	p.header = protowire.AppendVarint(p.header, uint64(p.typ))
 }
 
 func protoType(typ string) dto.MetricType {
@@ -382,19 +393,26 @@ func (p *protoEncoder) sample(labelNames, labelValues []string, order []int, val
 	m = protowire.AppendVarint(m, uint64(protowire.SizeTag(pbValue)+protowire.SizeFixed64()))
 	m = protowire.AppendTag(m, pbValue, protowire.Fixed64Type)
 	m = protowire.AppendFixed64(m, math.Float64bits(value))
+	// The metric field: tag and length before the message just built.
+	var prefix [binary.MaxVarintLen64 + 1]byte
+	lead := protowire.AppendVarint(protowire.AppendTag(prefix[:0], pbFamilyMetric, protowire.BytesType), uint64(len(m)))
+	_, _ = p.hw.Write(lead)
+	_, _ = p.hw.Write(m)
+	p.size += len(lead) + len(m)
 	p.metric = m
-	p.family = protowire.AppendTag(p.family, pbFamilyMetric, protowire.BytesType)
-	p.family = protowire.AppendBytes(p.family, m)
 }
 
 func (p *protoEncoder) flush() {
 	if !p.open {
 		return
 	}
-	var size [binary.MaxVarintLen64]byte
-	_, _ = p.zw.Write(protowire.AppendVarint(size[:0], uint64(len(p.family))))
-	_, _ = p.zw.Write(p.family)
 	p.open = false
+	_ = p.hw.Close()
+	var size [binary.MaxVarintLen64]byte
+	_, _ = p.zw.Write(protowire.AppendVarint(size[:0], uint64(len(p.header)+p.size)))
+	_, _ = p.zw.Write(p.header)
+	_ = p.hr.(flate.Resetter).Reset(&p.held, nil)
+	_, _ = io.Copy(p.zw, p.hr)
 }
 
 func (p *protoEncoder) finish() []byte {
