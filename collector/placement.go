@@ -389,14 +389,20 @@ func (c *placementCollector) refresh(ctx context.Context, sc *gophercloud.Servic
 		}
 	}
 
+	// The queries first: a handful of requests that a cold poll on a large
+	// cloud, cut short by its timeout, would otherwise never reach. Then the
+	// jobs in the order built: inventories, usages, aggregates, traits, so
+	// that capacity and usage are complete first.
 	results := make([]queryResult, len(pcfg.Queries))
 	queryErrs := make([]error, len(pcfg.Queries))
+	queryJobs := make([]func(context.Context) error, len(pcfg.Queries))
 	for i, q := range pcfg.Queries {
-		jobs = append(jobs, func(ctx context.Context) error {
+		queryJobs[i] = func(ctx context.Context) error {
 			results[i], queryErrs[i] = c.runQuery(ctx, sc, q)
 			return nil
-		})
+		}
 	}
+	jobs = append(queryJobs, jobs...)
 
 	sem := make(chan struct{}, pcfg.Concurrency)
 	var wg sync.WaitGroup

@@ -1,8 +1,10 @@
 package collector
 
 import (
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -50,5 +52,31 @@ openstack_placement_resource_provider_inventory_step_size{name="cn1-numa1-gpu0",
 	}
 	if n := testutil.CollectAndCount(replay(metrics), units...); n != 3*12 {
 		t.Errorf("%d unit series, want 3 for each of the 12 inventories", n)
+	}
+}
+
+// A poll cut short by its timeout (a cold start on a large cloud) has run
+// its queries first: they are a handful of requests, and would otherwise be
+// reported failed until the cache is warm.
+func TestPlacementQueriesRunFirst(t *testing.T) {
+	srv := newFixtureServer(t, placementRoot, placementCloud)
+	srv.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.Count(r.URL.Path, "/") > 2 { // a provider's sub-resource
+			time.Sleep(300 * time.Millisecond)
+		}
+		return false
+	})
+	cfg := mustConfig(t, "placement:\n  concurrency: 1\n  timeout: 1s\n  queries:\n    gold: {required: CUSTOM_GOLD}\n")
+	metrics, err := pollWithTimeout(t, newTestPlacement(t, srv), cfg)
+	if err == nil {
+		t.Fatal("the poll was not cut short; the test needs a slower server")
+	}
+	want := `
+# HELP openstack_placement_query_success 1 if the configured query's last run succeeded, 0 if Placement rejected it, it failed, or the server cannot run it.
+# TYPE openstack_placement_query_success gauge
+openstack_placement_query_success{query="gold"} 1
+`
+	if err := testutil.CollectAndCompare(replay(metrics), strings.NewReader(want), "openstack_placement_query_success"); err != nil {
+		t.Error(err)
 	}
 }
