@@ -332,12 +332,12 @@ type scaleResult struct {
 	first                                  pollStat
 	warmPolls                              int
 	warmAfter                              time.Duration
-	warmRequests, warmAnswered             float64
+	warmRequests, warmAnswered, warmUsages float64
 	steady                                 []pollStat
 	manilaPolls                            int
 	hwm, rss, hwmAfterProto                string
 	textMedian, textMax, protoMedian       time.Duration
-	protoMax                               time.Duration
+	protoMax, protoFirst                   time.Duration
 	textBytes, protoBytes, textUncompBytes int
 }
 
@@ -365,6 +365,7 @@ func scaleRun(t *testing.T, name, clouds, config string, n, polls int, manila bo
 		r.warmPolls++
 		r.warmRequests += p.total("placement")
 		r.warmAnswered += p.answered("placement")
+		r.warmUsages += p.requests["placement get_usages 200"]
 		prev = s
 		got := scanMetrics(t, e.url, "openstack_placement_resource_providers", "openstack_placement_resource_providers_pending", "openstack_manila_pools")
 		t.Logf("%s: poll %d ended after %s: %.1f s, success %v, %v Placement requests (%v answered), %v providers pending; VmHWM %s, VmRSS %s",
@@ -379,8 +380,8 @@ func scaleRun(t *testing.T, name, clouds, config string, n, polls int, manila bo
 			t.Fatalf("%s: not every sub-resource read within 20 min: %v", name, got)
 		}
 	}
-	if r.warmAnswered < float64(4*n) {
-		t.Errorf("%s: the warm-up had %v Placement requests answered, want at least %d (4 per provider, usages on)", name, r.warmAnswered, 4*n)
+	if r.warmUsages < float64(n) {
+		t.Errorf("%s: the warm-up read %v providers' usages, want at least %d (usages on)", name, r.warmUsages, n)
 	}
 
 	manilaBefore := prev.duration["manila"]
@@ -417,7 +418,14 @@ func scaleRun(t *testing.T, name, clouds, config string, n, polls int, manila bo
 	}
 	r.textMedian, r.textMax, r.textBytes = timeFetch(t, 20, fetch, "", "text/plain")
 	r.textUncompBytes = int(scanMetrics(t, e.url)["bytes"])
-	r.protoMedian, r.protoMax, r.protoBytes = timeFetch(t, 5, fetch, "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", "application/vnd.google.protobuf")
+	// The first protobuf scrape apart, then 5 after two more polls: an
+	// exporter may prepare protobuf in its polls once a scrape asked for it.
+	const protobuf = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"
+	r.protoFirst, _, _ = timeFetch(t, 1, fetch, protobuf, "application/vnd.google.protobuf")
+	prev, _ = e.sampleSelf()
+	prev = e.nextPoll(prev, "placement", 5*time.Minute)
+	e.nextPoll(prev, "placement", 5*time.Minute)
+	r.protoMedian, r.protoMax, r.protoBytes = timeFetch(t, 5, fetch, protobuf, "application/vnd.google.protobuf")
 	r.hwmAfterProto = procStatus(t, pid, "VmHWM")
 	t.Logf("%s: done after %s", name, time.Since(started).Round(time.Second))
 	return r
@@ -699,8 +707,8 @@ func scaleTable(runs ...scaleResult) string {
 	add("GET /metrics text, gzip: median (max) of 20", func(r scaleResult) string {
 		return fmt.Sprintf("%s (%s), %.2f MB (%.1f MB uncompressed)", ms(r.textMedian), ms(r.textMax), float64(r.textBytes)/1e6, float64(r.textUncompBytes)/1e6)
 	})
-	add("GET /metrics protobuf, gzip: median (max) of 5", func(r scaleResult) string {
-		return fmt.Sprintf("%s (%s), %.2f MB", ms(r.protoMedian), ms(r.protoMax), float64(r.protoBytes)/1e6)
+	add("GET /metrics protobuf, gzip: the first; median (max) of 5 two polls later", func(r scaleResult) string {
+		return fmt.Sprintf("%s; %s (%s), %.2f MB", ms(r.protoFirst), ms(r.protoMedian), ms(r.protoMax), float64(r.protoBytes)/1e6)
 	})
 	add("peak RSS after the protobuf scrapes", func(r scaleResult) string { return r.hwmAfterProto })
 	var b strings.Builder
