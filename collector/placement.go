@@ -404,10 +404,19 @@ func (c *placementCollector) refresh(ctx context.Context, sc *gophercloud.Servic
 	}
 	jobs = append(queryJobs, jobs...)
 
+	// Once the poll's timeout has passed, send nothing more: the rest would
+	// fail at once, without reaching the server, and count as errors of a
+	// normal warm-up. What was not sent stays stale for the next poll.
 	sem := make(chan struct{}, pcfg.Concurrency)
 	var wg sync.WaitGroup
-	for _, job := range jobs {
+	notSent := 0
+	for i, job := range jobs {
 		sem <- struct{}{}
+		if ctx.Err() != nil {
+			notSent = len(jobs) - i
+			<-sem
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
@@ -421,11 +430,15 @@ func (c *placementCollector) refresh(ctx context.Context, sc *gophercloud.Servic
 	c.logQueryErrors(pcfg.Queries, queryErrs)
 	c.trackNotFound(pcfg, providers, now)
 
-	if n := errs.count(); n > 0 {
-		requests := len(jobs) - len(pcfg.Queries)
-		if listedTraits {
-			requests++ // GET /traits
-		}
+	requests := len(jobs) - len(pcfg.Queries)
+	if listedTraits {
+		requests++ // GET /traits
+	}
+	switch n := errs.count(); {
+	case notSent > 0:
+		return results, fmt.Errorf("the poll's timeout (placement.timeout) passed with %d of %d sub-resource requests not sent and %d failed; what was read is kept, the rest is read next poll (openstack_placement_resource_providers_pending counts the providers still waiting): %w",
+			notSent, requests, n, ctx.Err())
+	case n > 0:
 		return results, fmt.Errorf("%d of %d sub-resource requests failed (their last known values are kept and retried next poll); first: %w", n, requests, errs.first)
 	}
 	return results, nil
@@ -618,8 +631,8 @@ func (l *traitLists) jobs(c *placementCollector, sc *gophercloud.ServiceClient) 
 // the provider list gave; if any list failed, they keep their last known
 // traits and are read again next poll.
 func (l *traitLists) apply(c *placementCollector, due []resourceProvider, now time.Time) {
-	for _, err := range l.errs {
-		if err != nil {
+	for i, err := range l.errs {
+		if err != nil || l.members[i] == nil { // failed, or not sent before the poll's timeout
 			c.markTraitsFailed(due)
 			return
 		}

@@ -3,6 +3,7 @@ package collector
 import (
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,5 +79,44 @@ openstack_placement_query_success{query="gold"} 1
 `
 	if err := testutil.CollectAndCompare(replay(metrics), strings.NewReader(want), "openstack_placement_query_success"); err != nil {
 		t.Error(err)
+	}
+}
+
+// Once a poll's timeout has passed, nothing more is sent (each request
+// would fail at once and count as an error of a normal warm-up); what was
+// not read is read next poll, with nothing lost on the way.
+func TestPlacementTimedOutPollSendsNoMore(t *testing.T) {
+	srv := newFixtureServer(t, placementRoot, placementCloud)
+	var slow atomic.Bool
+	slow.Store(true)
+	srv.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
+		if slow.Load() && strings.Count(r.URL.Path, "/") > 2 {
+			time.Sleep(300 * time.Millisecond)
+		}
+		return false
+	})
+	c := newTestPlacement(t, srv)
+	cfg := mustConfig(t, "placement:\n  concurrency: 1\n  timeout: 1s\n")
+	_, err := pollWithTimeout(t, c, cfg)
+	if err == nil || !strings.Contains(err.Error(), "not sent") {
+		t.Fatalf("poll error %v", err)
+	}
+	if n := countMatching(srv.requests(), "/resource_providers/"); n > 5 {
+		t.Errorf("%d sub-resource requests in a 1 s poll at 300 ms each", n)
+	}
+	slow.Store(false)
+	metrics, err := pollWithTimeout(t, c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := poll(t, newTestPlacement(t, srv), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, family := range []string{"openstack_placement_resource_provider_trait_info", "openstack_placement_resource_provider_capacity",
+		"openstack_placement_resource_provider_usage", "openstack_placement_resource_provider_aggregate_info"} {
+		if got, want := exposition(t, metrics, family), exposition(t, fresh, family); got != want || want == "" {
+			t.Errorf("%s after the timed-out poll:\n%s\nwant:\n%s", family, got, want)
+		}
 	}
 }
