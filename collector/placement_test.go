@@ -462,18 +462,7 @@ func TestPlacementDuplicateUUIDKeepsFirst(t *testing.T) {
 	for _, uuid := range []string{rpA, rpB, rpC} {
 		simpleProvider(bodies, uuid, 1, aggA)
 	}
-	srv := newFakePlacement(t, bodies)
-	var logged strings.Builder
-	c := newTestPlacement(t, srv.fixtureServer)
-	c.logger = logfmtTo(&logged)
-	cfg := mustConfig(t, "placement: {}\n")
-	var metrics []prometheus.Metric
-	for i := 0; i < 2; i++ {
-		var err error
-		if metrics, err = poll(t, c, cfg); err != nil {
-			t.Fatal(err)
-		}
-	}
+	metrics, logged, _ := pollTwice(t, bodies)
 	want := `
 # HELP openstack_placement_resource_providers Resource providers listed by Placement (within the configured scope).
 # TYPE openstack_placement_resource_providers gauge
@@ -510,18 +499,7 @@ func TestPlacementProviderWithoutUUIDIsSkipped(t *testing.T) {
 			`{"name": "no-uuid-key", "generation": 1}]}`,
 	}
 	simpleProvider(bodies, rpA, 1, aggA)
-	srv := newFakePlacement(t, bodies)
-	var logged strings.Builder
-	c := newTestPlacement(t, srv.fixtureServer)
-	c.logger = logfmtTo(&logged)
-	cfg := mustConfig(t, "placement: {}\n")
-	var metrics []prometheus.Metric
-	for i := 0; i < 2; i++ {
-		var err error
-		if metrics, err = poll(t, c, cfg); err != nil {
-			t.Fatal(err)
-		}
-	}
+	metrics, logged, srv := pollTwice(t, bodies)
 	if text := exposition(t, metrics); strings.Contains(text, `{uuid=""`) || strings.Contains(text, `,uuid=""`) {
 		t.Errorf("a series with an empty uuid:\n%s", text)
 	}
@@ -551,18 +529,7 @@ func TestPlacementNegativeInventoryIsRefused(t *testing.T) {
 	simpleProvider(bodies, rpA, 1, aggA)
 	simpleProvider(bodies, rpB, 1, aggA)
 	bodies["/resource_providers/"+rpB+"/inventories"] = `{"resource_provider_generation": 1, "inventories": {"VCPU": {"total": -100, "reserved": 0, "min_unit": 1, "max_unit": 16, "step_size": 1, "allocation_ratio": -1.0}}}`
-	srv := newFakePlacement(t, bodies)
-	var logged strings.Builder
-	c := newTestPlacement(t, srv.fixtureServer)
-	c.logger = logfmtTo(&logged)
-	cfg := mustConfig(t, "placement: {}\n")
-	var metrics []prometheus.Metric
-	for i := 0; i < 2; i++ {
-		var err error
-		if metrics, err = poll(t, c, cfg); err != nil {
-			t.Fatal(err)
-		}
-	}
+	metrics, logged, srv := pollTwice(t, bodies)
 	want := `
 # HELP openstack_placement_aggregate_capacity Capacity of the resource class over the providers in the aggregate: a provider counts when it or the root of its tree is a member (each provider once).
 # TYPE openstack_placement_aggregate_capacity gauge
@@ -846,4 +813,25 @@ func TestPlacementTraitsByListOrPerProvider(t *testing.T) {
 	if text := traitInfo(metrics); strings.Count(text, `trait="HW_CPU_X86_AVX2"`) != 4 || strings.Count(text, `trait="CUSTOM_GOLD"`) != 2 {
 		t.Errorf("after the reload:\n%s", text)
 	}
+}
+
+// pollTwice polls a fake Placement serving bodies twice with the default
+// configuration, as the tests of inconsistent data need (logged once,
+// counted on every poll), and returns the second poll's metrics, the log of
+// both, and the server.
+func pollTwice(t *testing.T, bodies map[string]string) ([]prometheus.Metric, *strings.Builder, *fakePlacement) {
+	t.Helper()
+	srv := newFakePlacement(t, bodies)
+	logged := &strings.Builder{}
+	c := newTestPlacement(t, srv.fixtureServer)
+	c.logger = logfmtTo(logged)
+	cfg := mustConfig(t, "placement: {}\n")
+	var metrics []prometheus.Metric
+	for i := 0; i < 2; i++ {
+		var err error
+		if metrics, err = poll(t, c, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return metrics, logged, srv
 }

@@ -79,16 +79,7 @@ func TestPlacementScale(t *testing.T) {
 		}
 		drain(resp)
 	})
-	lists := timeN(t, 5, func() {
-		req, _ := http.NewRequest(http.MethodGet, placementURL+"/resource_providers", nil)
-		req.Header.Set("X-Auth-Token", token)
-		req.Header.Set("OpenStack-API-Version", "placement 1.39")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		drain(resp)
-	})
+	lists := timeLists(t, 5, placementURL)
 	t.Logf("GET /metrics (gzip): median %s; GET /resource_providers: median %s", scrapes, lists)
 	t.Logf("exporter peak RSS: %s", peakRSS(t, e.cmd.Process.Pid))
 }
@@ -132,6 +123,22 @@ func drain(resp *http.Response) {
 }
 
 // timeN runs f n times and returns the median duration.
+// timeLists is the median time of n GET /resource_providers of the
+// Placement at endpoint: the yardstick of a scrape's cost.
+func timeLists(t *testing.T, n int, endpoint string) time.Duration {
+	t.Helper()
+	return timeN(t, n, func() {
+		req, _ := http.NewRequest(http.MethodGet, endpoint+"/resource_providers", nil)
+		req.Header.Set("X-Auth-Token", token)
+		req.Header.Set("OpenStack-API-Version", "placement 1.39")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		drain(resp)
+	})
+}
+
 func timeN(t *testing.T, n int, f func()) time.Duration {
 	t.Helper()
 	var d []time.Duration
@@ -279,16 +286,7 @@ func TestScale10k(t *testing.T) {
 	if got := countProviders(t, endpoint); got != n {
 		t.Fatalf("the Placement in %s lists %d providers, want %d: give this size its own E2E_SCALE_STATE_DIR", rig[1], got, n)
 	}
-	lists := timeN(t, 3, func() {
-		req, _ := http.NewRequest(http.MethodGet, endpoint+"/resource_providers", nil)
-		req.Header.Set("X-Auth-Token", token)
-		req.Header.Set("OpenStack-API-Version", "placement 1.39")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		drain(resp)
-	})
+	lists := timeLists(t, 3, endpoint)
 
 	clouds := fmt.Sprintf("clouds:\n  local:\n    auth_type: admin_token\n    auth: {token: %q}\n    placement_endpoint_override: %s\n", token, endpoint)
 	placementOnly := scaleRun(t, "Placement", clouds, config, n, polls, false)

@@ -5,13 +5,7 @@
 # --openstack.max-response-size=64MiB. Loopback only; about 90 s.
 #   e2e/fakeplacement/bigbody.sh
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
-work="$(mktemp -d)"
-cd "$repo"
-go build -o "$work/exporter" ./cmd/openstack-capacity-exporter
-go build -o "$work/fake" ./e2e/fakeplacement
-cat >"$work/clouds.yaml" <<YAML
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" 18999
 clouds:
   hostile:
     auth_type: admin_token
@@ -25,7 +19,7 @@ sleep 0.5
 for limit in default 64MiB; do
 	args=()
 	[[ $limit != default ]] && args=(--openstack.max-response-size="$limit")
-	OS_CLIENT_CONFIG_FILE="$work/clouds.yaml" "$work/exporter" --os-cloud hostile \
+	OS_CLIENT_CONFIG_FILE="$work/clouds.yaml" "$work/exporter" --os-cloud fake \
 		--web.listen-address 127.0.0.1:19864 "${args[@]}" 2>"$work/log" &
 	exporter=$!
 	sleep 40

@@ -9,13 +9,7 @@
 set -euo pipefail
 n=${1:-10000}
 polls=${2:-6}
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
-work="$(mktemp -d)"
-cd "$repo"
-go build -o "$work/exporter" ./cmd/openstack-capacity-exporter
-go build -o "$work/fake" ./e2e/fakeplacement
-cat >"$work/clouds.yaml" <<YAML
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" 18998
 clouds:
   fake:
     auth_type: admin_token
