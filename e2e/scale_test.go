@@ -25,7 +25,7 @@ import (
 )
 
 // TestPlacementScale is the scripted run against the real Placement: 2,000
-// providers, usages off. It asserts the request counts (the cost model) and
+// providers, usages off, no custom traits. It asserts the request counts (the cost model) and
 // reports the timings and memory; targets on those live in the README, not
 // in assertions. E2E_SCALE_PROVIDERS overrides the size.
 func TestPlacementScale(t *testing.T) {
@@ -41,7 +41,7 @@ func TestPlacementScale(t *testing.T) {
 	run(t, seedBin, "-endpoint", placementURL, "-concurrency", "4", "bulk", strconv.Itoa(n))
 	t.Logf("seeded %d providers in %s", n, time.Since(seedStart).Round(time.Second))
 
-	e := startExporter(t, placementClouds(), "placement:\n  interval: 10s\n  timeout: 5m\n  metrics: {usage: false}\n")
+	e := startExporter(t, placementClouds(), "placement:\n  interval: 10s\n  timeout: 5m\n  aggregates_max_age: 10m\n  metrics: {usage: false}\n")
 	requests := func(m metrics, op string) float64 {
 		v, _ := m.value("openstack_capacity_exporter_api_requests_total", labels("service", "placement", "operation", op, "status_code", "200"))
 		return v
@@ -50,23 +50,34 @@ func TestPlacementScale(t *testing.T) {
 	// after it: time it from start-up to the first complete snapshot.
 	firstPoll := e.eventually(5*time.Minute, "first poll", expect("openstack_placement_resource_providers", nil, float64(n)))
 	m := mustScrape(t, e)
-	subresources := requests(m, "get_inventories") + requests(m, "get_traits") + requests(m, "get_aggregates")
-	t.Logf("first poll: done %s after start-up, %d list + %d sub-resource requests", firstPoll.Round(100*time.Millisecond), int(requests(m, "list_resource_providers")), int(subresources))
-	if subresources != float64(3*n) {
-		t.Errorf("first poll made %v sub-resource requests, want %d", subresources, 3*n)
+	inventories, aggregates := requests(m, "get_inventories"), requests(m, "get_aggregates")
+	perProviderTraits := requests(m, "get_traits")
+	traitLists := requests(m, "list_traits") + requests(m, "list_resource_providers_with_trait")
+	t.Logf("first poll: done %s after start-up, %d list + %v inventories, %v aggregates, traits: %v per provider, %v lists",
+		firstPoll.Round(100*time.Millisecond), int(requests(m, "list_resource_providers")), inventories, aggregates, perProviderTraits, traitLists)
+	if inventories != float64(n) || aggregates != float64(n) {
+		t.Errorf("first poll read %v inventories and %v aggregates, want %d each", inventories, aggregates, n)
+	}
+	// Traits come from one list per trait matching traits_include when that
+	// is cheaper than one request per provider (it is, cold).
+	if perProviderTraits != 0 || traitLists < 1 || traitLists > 1+10 {
+		t.Errorf("first poll read traits with %v per-provider requests and %v lists, want only lists", perProviderTraits, traitLists)
 	}
 
 	// Steady state: count requests between the ends of two polls, scraping
-	// right after each poll ends (the next starts 10 s after).
+	// right after each poll ends (the next starts 10 s after). Each poll is
+	// the list plus its share of the periodic aggregate re-reads, spread
+	// over aggregates_max_age: n * 10 s / 10 m, rounded up.
 	before := e.waitForPollEnd("placement")
 	e.waitForPollEnd("placement")
 	after := e.waitForPollEnd("placement")
 	polls := 2
 	total, totalBefore := totalRequests(after), totalRequests(before)
 	steadyDuration, _ := after.value("openstack_capacity_exporter_collector_duration_seconds", labels("collector", "placement"))
+	share := (n*10 + 599) / 600
 	t.Logf("steady state: %v requests over %d polls; last poll %.3f s", total-totalBefore, polls, steadyDuration)
-	if total-totalBefore != float64(polls) {
-		t.Errorf("steady-state polls made %v requests for %d polls, want one each", total-totalBefore, polls)
+	if want := float64(polls * (1 + share)); total-totalBefore != want {
+		t.Errorf("steady-state polls made %v requests for %d polls, want %v: the list and %d aggregate re-reads each", total-totalBefore, polls, want, share)
 	}
 
 	// /metrics as Prometheus fetches it (gzip), against the list itself.
@@ -416,10 +427,11 @@ func scaleRun(t *testing.T, name, clouds, config string, n, polls int, manila bo
 	}
 	r.textMedian, r.textMax, r.textBytes = timeFetch(t, 20, fetch, "", "text/plain")
 	r.textUncompBytes = int(scanMetrics(t, e.url)["bytes"])
-	// The first protobuf scrape apart, then 5 after two more polls: an
-	// exporter may prepare protobuf in its polls once a scrape asked for it.
-	const protobuf = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"
-	r.protoFirst, _, _ = timeFetch(t, 1, fetch, protobuf, "application/vnd.google.protobuf")
+	// As Prometheus 3 asks with native histograms: protobuf, text as a
+	// fallback. The first such scrape apart (answered in text until a poll
+	// has written protobuf), then 5 after two more polls.
+	const protobuf = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1"
+	r.protoFirst, _, _ = timeFetch(t, 1, fetch, protobuf, "text/plain")
 	prev, _ = e.sampleSelf()
 	prev = e.nextPoll(prev, "placement", 5*time.Minute)
 	e.nextPoll(prev, "placement", 5*time.Minute)
@@ -705,7 +717,7 @@ func scaleTable(runs ...scaleResult) string {
 	add("GET /metrics text, gzip: median (max) of 20", func(r scaleResult) string {
 		return fmt.Sprintf("%s (%s), %.2f MB (%.1f MB uncompressed)", ms(r.textMedian), ms(r.textMax), float64(r.textBytes)/1e6, float64(r.textUncompBytes)/1e6)
 	})
-	add("GET /metrics protobuf, gzip: the first; median (max) of 5 two polls later", func(r scaleResult) string {
+	add("GET /metrics as Prometheus 3 asks for protobuf, gzip: the first (text); median (max) of 5 two polls later (protobuf)", func(r scaleResult) string {
 		return fmt.Sprintf("%s; %s (%s), %.2f MB", ms(r.protoFirst), ms(r.protoMedian), ms(r.protoMax), float64(r.protoBytes)/1e6)
 	})
 	add("peak RSS after the protobuf scrapes", func(r scaleResult) string { return r.hwmAfterProto })
