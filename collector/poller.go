@@ -12,9 +12,6 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 var (
@@ -294,29 +291,6 @@ func encodeSnapshot(logger log.Logger, metrics []prometheus.Metric) *snapshot {
 	}
 	text, _ := enc.finish()
 	return &snapshot{gzipped: text}
-}
-
-// Gather returns the families of every collector's latest snapshot,
-// decoded from the stored text: the slow path, for formats other than the
-// text one, which Prometheus does not ask for unless configured to.
-func (p *Poller) Gather() ([]*dto.MetricFamily, error) {
-	var out []*dto.MetricFamily
-	for _, s := range p.latest() {
-		parser := expfmt.NewTextParser(model.LegacyValidation)
-		families, err := parser.TextToMetricFamilies(s.text())
-		if err != nil {
-			return out, err
-		}
-		names := make([]string, 0, len(families))
-		for name := range families {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			out = append(out, families[name])
-		}
-	}
-	return out, nil
 }
 
 // latest returns the stored snapshots in collector order. They are never

@@ -14,6 +14,8 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 )
 
 var fakeDesc = prometheus.NewDesc("fake_value", "Value the fake collector reports.", nil, nil)
@@ -156,9 +158,9 @@ func TestPollerNeverOverlapsPolls(t *testing.T) {
 // snapshotValue reads the one sample of family name from the served snapshots.
 func snapshotValue(t *testing.T, p *Poller, name string) float64 {
 	t.Helper()
-	families, err := p.Gather()
-	if err != nil {
-		t.Fatal(err)
+	var families []*dto.MetricFamily
+	for _, s := range p.latest() {
+		families = append(families, decodeSnapshot(t, s.gzipped, expfmt.NewFormat(expfmt.TypeTextPlain))...)
 	}
 	for _, mf := range families {
 		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
