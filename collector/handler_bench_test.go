@@ -45,7 +45,7 @@ func syntheticPlacementText(n int) []byte {
 			return fmt.Sprintf(`name="compute-%05d",parent_provider_uuid="",root_provider_uuid="%s",uuid="%s"`, i, uuid(i), uuid(i))
 		}, func(int, string) float64 { return 1 })
 	family("resource_provider_generation", "Generation of the resource provider.", nameUUID, func(i int, _ string) float64 { return float64(i % 97) })
-	for _, inv := range []string{"inventory_total", "inventory_reserved", "inventory_allocation_ratio", "inventory_min_unit",
+	for _, inv := range []string{"inventory_total_units", "inventory_reserved", "inventory_allocation_ratio", "inventory_min_unit",
 		"inventory_max_unit", "inventory_step_size", "capacity"} {
 		family("resource_provider_"+inv, "Inventory field "+inv+" of the resource class.", byClass,
 			func(i int, class string) float64 { return float64(len(class)*1000 + i%512) }, classes...)

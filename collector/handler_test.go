@@ -183,7 +183,7 @@ func TestHandlerFormatsServeTheSameSamples(t *testing.T) {
 		t.Errorf("content type %q", ct)
 	}
 	text := decodeAll(t, body, expfmt.ResponseFormat(resp.Header))
-	for _, name := range []string{"openstack_placement_resource_provider_info", "openstack_placement_resource_provider_inventory_total",
+	for _, name := range []string{"openstack_placement_resource_provider_info", "openstack_placement_resource_provider_inventory_total_units",
 		"openstack_placement_query_resource_providers", "own_requests_total", "own_duration_seconds", "own_size_bytes", "own_metric",
 		"openstack_capacity_exporter_collector_success"} {
 		if text[name] == nil {

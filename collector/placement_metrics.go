@@ -35,7 +35,7 @@ var (
 	providerTraitDesc = newGaugeFamily("openstack_placement_resource_provider_trait_info",
 		"The provider has the trait (only traits matching placement.traits_include are exported).", []string{"uuid", "name", "trait"})
 	inventoryLabels    = []string{"uuid", "name", "resource_class"}
-	inventoryTotalDesc = newGaugeFamily("openstack_placement_resource_provider_inventory_total",
+	inventoryTotalDesc = newGaugeFamily("openstack_placement_resource_provider_inventory_total_units",
 		"Total amount of the resource class in the provider's inventory.", inventoryLabels)
 	inventoryReservedDesc = newGaugeFamily("openstack_placement_resource_provider_inventory_reserved",
 		"Amount of the resource class reserved for the host and never allocated.", inventoryLabels)

@@ -176,7 +176,7 @@ func TestPlacement(t *testing.T) {
 		run(t, seedBin, "-endpoint", placementURL, "change")
 		e.eventually(10*time.Second, "generation-driven changes", all(
 			expect("openstack_placement_resource_provider_generation", labels("uuid", cn1Numa0), 4),
-			expect("openstack_placement_resource_provider_inventory_total", labels("uuid", cn1Numa0, "resource_class", "VCPU"), 40),
+			expect("openstack_placement_resource_provider_inventory_total_units", labels("uuid", cn1Numa0, "resource_class", "VCPU"), 40),
 			expect("openstack_placement_resource_provider_trait_info", labels("uuid", cn2, "trait", "CUSTOM_GPU"), 1),
 			expect("openstack_placement_resource_providers", nil, 6),
 			expect("openstack_placement_resource_provider_trees", nil, 3),
