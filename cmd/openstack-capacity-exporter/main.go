@@ -54,6 +54,8 @@ func run(args []string, stderr io.Writer) int {
 		maxResponse    = app.Flag(openstack.MaxResponseSizeFlag, "Largest response body accepted from OpenStack (e.g. 64MiB); a larger one fails that request. The default fits about a million resource providers.").Default(units.Base2Bytes(openstack.DefaultMaxResponseBytes).String()).Bytes()
 		logLevel       = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat      = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
+		healthCheck    = app.Flag("healthcheck", "Probe a running exporter's /-/healthy and exit: 0 if it answers, 1 if not (the container's HEALTHCHECK: distroless has no shell).").Bool()
+		healthCheckURL = app.Flag("healthcheck.url", "URL --healthcheck probes (default: /-/healthy on the first --web.listen-address, on 127.0.0.1 when that listens on every interface).").String()
 	)
 	enabled := map[string]*bool{}
 	for _, name := range collector.Names() {
@@ -68,6 +70,17 @@ func run(args []string, stderr io.Writer) int {
 	if _, err := app.Parse(args); err != nil {
 		app.Errorf("%s, try --help", err)
 		return 2
+	}
+	if *healthCheck {
+		url := *healthCheckURL
+		if url == "" {
+			var err error
+			if url, err = healthURL(*webConfig.WebListenAddresses, *webConfig.WebConfigFile); err != nil {
+				app.Errorf("%s", err)
+				return 2
+			}
+		}
+		return healthcheck(url, stderr)
 	}
 	if *configCheck && *configFile == "" {
 		app.Errorf("nothing to check: --config.check needs --config.file")
