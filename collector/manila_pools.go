@@ -5,12 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
-	"net/url"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -34,13 +29,10 @@ var (
 	manilaNewest = openstack.MustMicroversion("2.73")
 )
 
-const gib = 1 << 30 // Manila's "GB" are GiB
-
 // errRejected marks a request Manila refused as malformed (400).
 var errRejected = errors.New("rejected by Manila")
 
 var (
-	poolLabels     = []string{"name", "host", "backend", "pool"}
 	manilaUpDesc   = prometheus.NewDesc("openstack_manila_up", "1 if the last poll of the Manila scheduler-stats pools succeeded, 0 if not.", nil, nil)
 	manilaVersDesc = prometheus.NewDesc("openstack_manila_api_version_info",
 		"Microversion range the Manila API offers, and the microversion the exporter uses.", []string{"min_version", "max_version", "version"}, nil)
@@ -76,12 +68,6 @@ var (
 		[]string{"reason"}, nil)
 )
 
-// The reasons of openstack_manila_inconsistencies_total.
-const (
-	reasonUnparsableValue = "unparsable_value"
-	reasonDuplicatePool   = "duplicate_pool"
-)
-
 // manilaCollector reads Manila's scheduler-stats pools: one request for the
 // (scoped) list and one per configured query, every poll. Nothing is cached:
 // Manila answers from the scheduler's own cache already.
@@ -108,76 +94,39 @@ func manilaOp(name string) openstack.Operation {
 
 // manilaPool is one entry of the pools list; capabilities only with detail.
 type manilaPool struct {
-	Name         string                     `json:"name"`
-	Host         string                     `json:"host"`
-	Backend      string                     `json:"backend"`
-	Pool         string                     `json:"pool"`
+	poolID
 	Capabilities map[string]json.RawMessage `json:"capabilities"`
 }
 
 // endpoints splits the service endpoint into the server root (for version
-// discovery) and the v2 base the pools live under. The catalog gives
-// .../v2/<project>; an override may give the bare server or .../v2.
+// discovery) and the v2 base the pools live under. Without a project in the
+// URL the token's is used (Keystone's project, or the project part of a
+// noauth "user:project" token); Manila also answers without one.
 func (c *manilaCollector) endpoints(sc *gophercloud.ServiceClient) (root, base string, err error) {
-	u, err := url.Parse(sc.Endpoint)
+	root, base, err = openstack.SplitEndpoint(sc.Endpoint, "v2", c.session.ProjectID())
 	if err != nil {
-		return "", "", fmt.Errorf("manila endpoint %q: %w", sc.Endpoint, err)
+		return "", "", fmt.Errorf("manila %w", err)
 	}
-	path := strings.TrimSuffix(u.Path, "/")
-	prefix, rest, found := strings.Cut(path+"/", "/v2/")
-	if !found {
-		prefix, rest = path, ""
-	}
-	rest = strings.TrimSuffix(rest, "/")
-	if rest == "" {
-		// No project in the URL: use the token's (Keystone's project, or the
-		// project part of a noauth "user:project" token); Manila also
-		// answers without one.
-		rest = c.session.ProjectID()
-	}
-	rootURL := *u
-	rootURL.Path = prefix + "/"
-	baseURL := *u
-	baseURL.Path = prefix + "/v2/"
-	if rest != "" {
-		baseURL.Path += rest + "/"
-	}
-	return rootURL.String(), baseURL.String(), nil
+	return root, base, nil
 }
 
 func (c *manilaCollector) discover(ctx context.Context, sc *gophercloud.ServiceClient, root string) error {
-	var body struct {
-		Versions []struct {
-			ID      string `json:"id"`
-			Min     string `json:"min_version"`
-			Version string `json:"version"`
-		} `json:"versions"`
+	r, err := openstack.DiscoverVersions(ctx, sc, manilaOp("discover_version"), root, "v2")
+	if errors.Is(err, openstack.ErrNoSuchVersion) {
+		return errors.New("discovering the Manila microversion: the server root lists no v2 API; is shared_file_system_endpoint_override the Manila URL?")
 	}
-	// Manila answers 300 Multiple Choices to GET /.
-	if err := openstack.Get(ctx, sc, manilaOp("discover_version"), root, nil, &body, http.StatusOK, http.StatusMultipleChoices); err != nil {
-		return fmt.Errorf("discovering the Manila microversion: %s", openstack.Describe(err))
+	if err != nil {
+		return fmt.Errorf("discovering the Manila microversion: %w", err)
 	}
-	for _, v := range body.Versions {
-		if !strings.HasPrefix(v.ID, "v2") {
-			continue
-		}
-		min, err1 := openstack.ParseMicroversion(v.Min)
-		max, err2 := openstack.ParseMicroversion(v.Version)
-		if err1 != nil || err2 != nil {
-			return fmt.Errorf("discovering the Manila microversion: v2 gives min_version %q, version %q", v.Min, v.Version)
-		}
-		r := openstack.VersionRange{Min: min, Max: max}
-		chosen, err := r.Negotiate(manilaOldest, manilaNewest)
-		if err != nil {
-			return err
-		}
-		c.mu.Lock()
-		c.server, c.version = &r, chosen
-		c.mu.Unlock()
-		level.Info(c.logger).Log("msg", "Manila microversions discovered", "min", min, "max", max, "using", chosen)
-		return nil
+	chosen, err := r.Negotiate(manilaOldest, manilaNewest)
+	if err != nil {
+		return err
 	}
-	return errors.New("discovering the Manila microversion: the server root lists no v2 API; is shared_file_system_endpoint_override the Manila URL?")
+	c.mu.Lock()
+	c.server, c.version = &r, chosen
+	c.mu.Unlock()
+	level.Info(c.logger).Log("msg", "Manila microversions discovered", "min", r.Min, "max", r.Max, "using", chosen)
+	return nil
 }
 
 // CheckConfig validates share_type filters against the server once known.
@@ -264,54 +213,16 @@ func (c *manilaCollector) Update(ctx context.Context, cfg *Config, ch chan<- pro
 }
 
 func (c *manilaCollector) runQueries(ctx context.Context, sc *gophercloud.ServiceClient, base string, queries ManilaQueries, ch chan<- prometheus.Metric) {
-	type result struct {
-		n   int
-		err error
-	}
-	results := make([]result, len(queries))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4) // Manila's API often runs one worker
+	run := make([]poolQuery, len(queries))
 	for i, q := range queries {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if err := q.Filter.checkServer("manila.queries."+q.Name, c.version); err != nil {
-				results[i].err = fmt.Errorf("not sent, the server cannot run it: %w", err)
-				return
-			}
-			pools, err := c.listPools(ctx, sc, base, false, &q.Filter, "query_pools")
-			results[i] = result{len(pools), err}
-		}()
+		run[i] = poolQuery{name: q.Name, filter: q.Filter.String(),
+			check: func() error { return q.Filter.checkServer("manila.queries."+q.Name, c.version) },
+			count: func(ctx context.Context) (int, error) {
+				pools, err := c.listPools(ctx, sc, base, false, &q.Filter, "query_pools")
+				return len(pools), err
+			}}
 	}
-	wg.Wait()
-	seen := map[string]string{}
-	for i, q := range queries {
-		r := results[i]
-		if r.err == nil {
-			if _, failed := c.queryErrors[q.Name]; failed {
-				level.Info(c.logger).Log("msg", "query succeeds again", "query", q.Name)
-			}
-			continue
-		}
-		msg := r.err.Error()
-		seen[q.Name] = msg
-		lvl := level.Error
-		if c.queryErrors[q.Name] == msg {
-			lvl = level.Debug
-		}
-		lvl(c.logger).Log("msg", "query failed", "query", q.Name, "filter", q.Filter.String(), "err", msg)
-	}
-	c.queryErrors = seen
-	for i, q := range queries {
-		ch <- prometheus.MustNewConstMetric(manilaQuerySuccessDesc, prometheus.GaugeValue, boolToFloat(results[i].err == nil), q.Name)
-	}
-	for i, q := range queries {
-		if results[i].err == nil {
-			ch <- prometheus.MustNewConstMetric(manilaQueryPoolsDesc, prometheus.GaugeValue, float64(results[i].n), q.Name)
-		}
-	}
+	c.queryErrors = runPoolQueries(ctx, c.logger, c.queryErrors, run, manilaQuerySuccessDesc, manilaQueryPoolsDesc, ch)
 }
 
 // emitPools sends the pool families, each family whole before the next
@@ -320,20 +231,7 @@ func (c *manilaCollector) emitPools(pools []manilaPool, ch chan<- prometheus.Met
 	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
 	}
-	type hostBackend struct{ host, backend string }
-	counts := map[hostBackend]int{}
-	seen := map[string]bool{}
-	unique := pools[:0:0]
-	for _, p := range pools {
-		if seen[p.Name] {
-			// name is unique in Manila; a repeat would be a duplicate series.
-			c.inconsistent.note(c.logger, reasonDuplicatePool, p.Name, "msg", "Manila listed a pool twice; keeping the first", "pool", p.Name)
-			continue
-		}
-		seen[p.Name] = true
-		counts[hostBackend{p.Host, p.Backend}]++
-		unique = append(unique, p)
-	}
+	unique := uniquePools(pools, func(p *manilaPool) poolID { return p.poolID }, c.inconsistent, c.logger, "Manila")
 	for _, p := range unique {
 		caps := capabilities(p.Capabilities)
 		gauge(manilaPoolInfoDesc, 1, p.Name, p.Host, p.Backend, p.Pool,
@@ -371,101 +269,9 @@ func (c *manilaCollector) emitPools(pools []manilaPool, ch chan<- prometheus.Met
 			}
 		}
 	}
-	keys := make([]hostBackend, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
+	ids := make([]poolID, len(unique))
+	for i, p := range unique {
+		ids[i] = p.poolID
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].host+"@"+keys[i].backend < keys[j].host+"@"+keys[j].backend })
-	for _, k := range keys {
-		gauge(manilaPoolsDesc, float64(counts[k]), k.host, k.backend)
-	}
-}
-
-// capabilities reads the loosely typed values drivers report.
-type capabilities map[string]json.RawMessage
-
-// errNotANumber: a capability that should be a number is something else.
-var errNotANumber = errors.New(`neither a number nor "infinite" or "unknown"`)
-
-// number reads a number that may arrive as a JSON number or a string;
-// "infinite" is +Inf; "unknown", "", null or absent is absent (ok false, no
-// error); anything else is absent too, with an error to report.
-func (c capabilities) number(key string) (v float64, ok bool, err error) {
-	raw, present := c[key]
-	if !present || string(raw) == "null" {
-		return 0, false, nil
-	}
-	var f float64
-	if json.Unmarshal(raw, &f) == nil {
-		return f, true, nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return 0, false, errNotANumber
-	}
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "infinite":
-		return math.Inf(1), true, nil
-	case "unknown", "":
-		return 0, false, nil
-	}
-	f, err = strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || math.IsNaN(f) {
-		return 0, false, errNotANumber
-	}
-	return f, true, nil
-}
-
-// text renders a capability for a label: strings as they are, booleans as
-// true/false, lists (thin_provisioning may be [true, false]) comma-joined.
-func (c capabilities) text(key string) string {
-	raw, ok := c[key]
-	if !ok {
-		return ""
-	}
-	var v any
-	if json.Unmarshal(raw, &v) != nil {
-		return ""
-	}
-	return capabilityText(v)
-}
-
-func capabilityText(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case bool:
-		return strconv.FormatBool(x)
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case []any:
-		parts := make([]string, len(x))
-		for i, item := range x {
-			parts[i] = capabilityText(item)
-		}
-		return strings.Join(parts, ",")
-	}
-	data, _ := json.Marshal(v)
-	return string(data)
-}
-
-// timestamp reads the share service's report time: UTC, no zone suffix.
-// Absent or null is absent; anything unreadable is absent with an error.
-func (c capabilities) timestamp(key string) (v float64, ok bool, err error) {
-	raw, present := c[key]
-	if !present || string(raw) == "null" {
-		return 0, false, nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return 0, false, errors.New("not a string")
-	}
-	for _, layout := range []string{"2006-01-02T15:04:05.999999999", time.RFC3339Nano, "2006-01-02 15:04:05.999999999"} {
-		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
-			return float64(t.UnixNano()) / 1e9, true, nil
-		}
-	}
-	return 0, false, errors.New("not a time like 2026-11-22T10:30:18.431738")
+	emitPoolCounts(manilaPoolsDesc, ids, ch)
 }

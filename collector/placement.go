@@ -806,23 +806,11 @@ func (c *placementCollector) runQuery(ctx context.Context, sc *gophercloud.Servi
 }
 
 // logQueryErrors logs a query's failure when it starts or changes, and its
-// recovery, at error level; a repeat of the same failure only at debug.
+// recovery (see logQueryOutcomes).
 func (c *placementCollector) logQueryErrors(queries PlacementQueries, errs []error) {
-	seen := map[string]string{}
+	outcomes := make([]queryOutcome, len(queries))
 	for i, q := range queries {
-		if errs[i] == nil {
-			if _, failed := c.queryErrors[q.Name]; failed {
-				level.Info(c.logger).Log("msg", "query succeeds again", "query", q.Name)
-			}
-			continue
-		}
-		msg := errs[i].Error()
-		seen[q.Name] = msg
-		lvl := level.Error
-		if c.queryErrors[q.Name] == msg {
-			lvl = level.Debug
-		}
-		lvl(c.logger).Log("msg", "query failed", "query", q.Name, "filter", q.Filter.String(), "err", msg)
+		outcomes[i] = queryOutcome{q.Name, q.Filter.String(), errs[i]}
 	}
-	c.queryErrors = seen
+	c.queryErrors = logQueryOutcomes(c.logger, c.queryErrors, outcomes)
 }
