@@ -27,6 +27,9 @@ type ManilaConfig struct {
 	Scope *ManilaFilter `yaml:"scope"`
 	// Queries are named pool filters whose matches are counted.
 	Queries ManilaQueries `yaml:"queries"`
+	// MissingPoolsRetention is how long a pool the list no longer shows is
+	// reported missing after it was last listed; 0 disables.
+	MissingPoolsRetention Duration `yaml:"missing_pools_retention"`
 }
 
 // UnmarshalYAML rejects unknown keys in the manila section.
@@ -39,10 +42,14 @@ func (c *ManilaConfig) setDefaults() {
 	c.Interval = Duration(time.Minute)
 	c.Timeout = Duration(30 * time.Second)
 	c.Detail = true
+	c.MissingPoolsRetention = defaultMissingPoolsRetention
 }
 
 func (c *ManilaConfig) validate(path string) error {
 	if err := validateSchedule(path, c.Interval, c.Timeout); err != nil {
+		return err
+	}
+	if err := validateMissingPoolsRetention(path, c.MissingPoolsRetention, c.Interval); err != nil {
 		return err
 	}
 	if c.Scope != nil {

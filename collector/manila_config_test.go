@@ -41,15 +41,18 @@ manila:
 	if err := m.CheckServer(openstack.MustMicroversion("2.23")); err != nil {
 		t.Error(err)
 	}
-	if d := DefaultConfig().Manila; !d.Detail || time.Duration(d.Interval) != time.Minute {
+	if d := DefaultConfig().Manila; !d.Detail || time.Duration(d.Interval) != time.Minute || time.Duration(d.MissingPoolsRetention) != 24*time.Hour {
 		t.Errorf("defaults %+v", d)
+	}
+	if off := mustConfig(t, "manila:\n  missing_pools_retention: 0s\n").Manila; off.MissingPoolsRetention != 0 {
+		t.Errorf("0s gives %s", off.MissingPoolsRetention)
 	}
 }
 
 func TestManilaConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"unknown key", "manila:\n  detial: true\n",
-			`manila: line 2: unknown key "detial"; allowed keys: detail, interval, queries, scope, timeout`},
+			`manila: line 2: unknown key "detial"; allowed keys: detail, interval, missing_pools_retention, queries, scope, timeout`},
 		{"unknown filter", "manila:\n  queries:\n    q: {Host: x}\n",
 			`manila.queries.q: line 3: unknown key "Host"; allowed keys: backend, exact, host, name, pool, share_type`},
 		{"limit is no filter", "manila:\n  scope: {limit: 10}\n",
@@ -67,6 +70,12 @@ func TestManilaConfigErrors(t *testing.T) {
 		{"trailing backslash", "manila:\n  queries:\n    q: {host: 'node\\'}\n",
 			`manila.queries.q.host: "node\\" is not a valid regular expression (Manila would answer 500): trailing backslash at end of expression`},
 		{"interval", "manila:\n  interval: 0s\n", `manila.interval: must be at least 1s (got 0s)`},
+		{"retention below twice the interval", "manila:\n  interval: 5m\n  missing_pools_retention: 9m\n",
+			`manila.missing_pools_retention: must be 0s (off) or at least twice manila.interval (10m0s), else a vanished pool is forgotten before a poll can report it (got 9m0s)`},
+		{"negative retention", "manila:\n  missing_pools_retention: -1h\n",
+			`manila.missing_pools_retention: must be 0s (off) or at least twice manila.interval (2m0s), else a vanished pool is forgotten before a poll can report it (got -1h0m0s)`},
+		{"retention not a duration", "manila:\n  missing_pools_retention: 1d\n",
+			`manila: line 2: "1d" is not a duration (write e.g. 30s, 5m or 1h)`},
 		{"query twice", "manila:\n  queries:\n    q: {host: a}\n    q: {host: b}\n", `manila.queries: line 4: query "q" is defined twice`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

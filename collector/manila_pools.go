@@ -81,11 +81,13 @@ type manilaCollector struct {
 	// queryErrors: a query failing the same way is logged once.
 	queryErrors  map[string]string
 	inconsistent *inconsistencies
+	missing      *missingPools
 }
 
 func newManilaCollector(deps Deps) (Collector, error) {
 	return &manilaCollector{logger: deps.Logger, session: deps.Session, queryErrors: map[string]string{},
-		inconsistent: newInconsistencies(manilaInconsistenciesDesc, reasonUnparsableValue, reasonDuplicatePool)}, nil
+		inconsistent: newInconsistencies(manilaInconsistenciesDesc, reasonUnparsableValue, reasonDuplicatePool),
+		missing:      newMissingPools(deps.Logger, "manila", poolLabels)}, nil
 }
 
 func manilaOp(name string) openstack.Operation {
@@ -206,7 +208,14 @@ func (c *manilaCollector) Update(ctx context.Context, cfg *Config, ch chan<- pro
 	}
 	ch <- prometheus.MustNewConstMetric(manilaUpDesc, prometheus.GaugeValue, 1)
 	ch <- prometheus.MustNewConstMetric(manilaVersDesc, prometheus.GaugeValue, 1, c.server.Min.String(), c.server.Max.String(), c.version.String())
-	c.emitPools(pools, ch)
+	listed := c.emitPools(pools, ch)
+	// The scoped list is the complete one; the queries' lists never count.
+	view := base
+	if mcfg.Scope != nil {
+		view += "?" + mcfg.Scope.String()
+	}
+	c.missing.observe(view, time.Duration(mcfg.MissingPoolsRetention), listed)
+	c.missing.collect(ch)
 	c.runQueries(ctx, sc, base, mcfg.Queries, ch)
 	c.inconsistent.finish(ch)
 	return nil
@@ -226,8 +235,8 @@ func (c *manilaCollector) runQueries(ctx context.Context, sc *gophercloud.Servic
 }
 
 // emitPools sends the pool families, each family whole before the next
-// (see snapshotEncoder).
-func (c *manilaCollector) emitPools(pools []manilaPool, ch chan<- prometheus.Metric) {
+// (see snapshotEncoder), and returns the label values of the pools listed.
+func (c *manilaCollector) emitPools(pools []manilaPool, ch chan<- prometheus.Metric) [][]string {
 	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
 	}
@@ -270,8 +279,11 @@ func (c *manilaCollector) emitPools(pools []manilaPool, ch chan<- prometheus.Met
 		}
 	}
 	ids := make([]poolID, len(unique))
+	listed := make([][]string, len(unique))
 	for i, p := range unique {
 		ids[i] = p.poolID
+		listed[i] = p.labels()
 	}
 	emitPoolCounts(manilaPoolsDesc, ids, ch)
+	return listed
 }

@@ -2,9 +2,11 @@ package collector
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -291,5 +293,141 @@ openstack_manila_pool_capacity_free_bytes{backend="b",host="h",name="h@b#p2",poo
 	}
 	if n := strings.Count(logged.String(), "reason=duplicate_pool"); n != 1 {
 		t.Errorf("the duplicate pool logged %d times, want once:\n%s", n, logged.String())
+	}
+}
+
+// servePoolsWithout answers pools/detail with the recorded pools minus the
+// named ones (a host that went away, as the scheduler lists it then).
+func servePoolsWithout(t *testing.T, srv *fixtureServer, drop ...string) {
+	t.Helper()
+	var detail string
+	for _, it := range loadCassette(t, manilaExamples) {
+		if strings.HasSuffix(it.Path, "/scheduler-stats/pools/detail") && it.Query == "" {
+			detail = it.Body
+		}
+	}
+	var body struct {
+		Pools []map[string]any `json:"pools"`
+	}
+	if err := json.Unmarshal([]byte(detail), &body); err != nil {
+		t.Fatal(err)
+	}
+	kept := body.Pools[:0]
+	for _, p := range body.Pools {
+		if !slices.Contains(drop, p["name"].(string)) {
+			kept = append(kept, p)
+		}
+	}
+	if len(kept) != len(body.Pools)-len(drop) {
+		t.Fatalf("the recording lacks some of %v", drop)
+	}
+	data, err := json.Marshal(map[string]any{"pools": kept})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/scheduler-stats/pools/detail") || r.URL.RawQuery != "" {
+			return false
+		}
+		_, _ = w.Write(data)
+		return true
+	})
+}
+
+// A host whose pools drop out of the list: its pools are reported missing
+// since the first poll that lacked them, through a failed poll (which
+// exports no pool series and changes nothing) and a reload that keeps the
+// scope, until they are listed again. Queries' lists never count, and a
+// scope change or retention 0 forgets.
+func TestManilaMissingPools(t *testing.T) {
+	srv := newFixtureServer(t, manilaExamples)
+	c := newTestManila(t, srv.URL+"/v2/"+manilaProject)
+	clock := &fakeClock{time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)}
+	c.missing.now = clock.now
+	cfg := mustConfig(t, "manila:\n  queries:\n    no_such_type: {share_type: nope}\n")
+	missing := func(metrics []prometheus.Metric) int {
+		return testutil.CollectAndCount(filterMetrics(metrics, "openstack_manila_pool_missing_since_timestamp_seconds"))
+	}
+	if metrics, err := pollManila(t, c, cfg); err != nil || missing(metrics) != 0 {
+		t.Fatalf("first poll: %v, %d missing", err, missing(metrics))
+	}
+
+	servePoolsWithout(t, srv, "rig-node2@alpha#a0", "rig-node2@alpha#a9")
+	clock.advance(time.Minute) // 08:01
+	metrics, err := pollManila(t, c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertGolden(t, metrics, "manila-missing")
+	problems, err := testutil.CollectAndLint(replay(metrics))
+	if err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %+v", err, problems)
+	}
+
+	srv.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.Contains(r.URL.Path, "scheduler-stats") {
+			return false
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+		return true
+	})
+	clock.advance(time.Minute)
+	if metrics, err := pollManila(t, c, cfg); err == nil || missing(metrics) != 0 {
+		t.Errorf("failed poll: %v, %d missing (want none exported)", err, missing(metrics))
+	}
+
+	// Reloaded: other queries, another interval and retention, same scope.
+	cfg = mustConfig(t, "manila:\n  interval: 30s\n  missing_pools_retention: 2h\n")
+	servePoolsWithout(t, srv, "rig-node2@alpha#a0")
+	clock.advance(time.Minute)
+	metrics, err = pollManila(t, c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP openstack_manila_pool_missing_since_timestamp_seconds Unix time of the first successful poll whose complete pool list lacked this pool, which an earlier poll within manila.missing_pools_retention listed; absent while the pool is listed. The exporter's memory: a restart forgets.
+# TYPE openstack_manila_pool_missing_since_timestamp_seconds gauge
+openstack_manila_pool_missing_since_timestamp_seconds{backend="alpha",host="rig-node2",name="rig-node2@alpha#a0",pool="a0"} 1.79619846e+09
+`
+	if err := testutil.CollectAndCompare(filterMetrics(metrics, "openstack_manila_pool_missing_since_timestamp_seconds"), strings.NewReader(want)); err != nil {
+		t.Errorf("after the reload, a9 listed again: %v", err)
+	}
+
+	srv.setHandler(nil)
+	clock.advance(time.Minute)
+	if metrics, err := pollManila(t, c, cfg); err != nil || missing(metrics) != 0 {
+		t.Errorf("all listed again: %v, %d missing", err, missing(metrics))
+	}
+
+	// A new scope covers other pools: what the old one saw is forgotten.
+	servePoolsWithout(t, srv, "rig-node2@alpha#a0", "rig-node2@alpha#a9")
+	clock.advance(time.Minute)
+	if metrics, err := pollManila(t, c, cfg); err != nil || missing(metrics) != 2 {
+		t.Fatalf("before the scope change: %v, %d missing", err, missing(metrics))
+	}
+	srv.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Query().Get("host") != "rig-node1" {
+			return false
+		}
+		fmt.Fprint(w, `{"pools": [{"name": "rig-node1@alpha#a0", "host": "rig-node1", "backend": "alpha", "pool": "a0", "capabilities": {}}]}`)
+		return true
+	})
+	scoped := mustConfig(t, "manila:\n  scope: {host: rig-node1}\n")
+	clock.advance(time.Minute)
+	if metrics, err := pollManila(t, c, scoped); err != nil || missing(metrics) != 0 {
+		t.Errorf("after the scope change: %v, %d missing", err, missing(metrics))
+	}
+
+	// Retention 0: nothing is remembered.
+	servePoolsWithout(t, srv, "rig-node2@alpha#a0", "rig-node2@alpha#a9")
+	off := mustConfig(t, "manila:\n  missing_pools_retention: 0s\n")
+	srv.setHandler(nil)
+	if _, err := pollManila(t, c, off); err != nil {
+		t.Fatal(err)
+	}
+	servePoolsWithout(t, srv, "rig-node2@alpha#a0", "rig-node2@alpha#a9")
+	clock.advance(time.Minute)
+	if metrics, err := pollManila(t, c, off); err != nil || missing(metrics) != 0 {
+		t.Errorf("retention 0: %v, %d missing", err, missing(metrics))
 	}
 }
