@@ -21,6 +21,10 @@ import (
 type Config struct {
 	Placement PlacementConfig `yaml:"placement"`
 	Manila    ManilaConfig    `yaml:"manila"`
+	Cinder    CinderConfig    `yaml:"cinder"`
+	// Clouds, when given, are the clouds one process polls, each with the
+	// sections above as its defaults (see clouds_config.go).
+	Clouds Clouds `yaml:"clouds"`
 }
 
 // DefaultConfig is the configuration used without --config.file.
@@ -47,24 +51,41 @@ func LoadConfig(path string) (*Config, error) {
 
 // ParseConfig decodes strictly (unknown keys are errors) and validates.
 func ParseConfig(data []byte) (*Config, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return parseTop(nil)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, err
+	}
+	if len(root.Content) == 0 {
+		return parseTop(nil)
+	}
+	if top := root.Content[0]; !(top.Kind == yaml.ScalarNode && top.Tag == "!!null") {
+		return parseTop(top)
+	}
+	return parseTop(nil)
+}
+
+// parseTop decodes the file's top-level mapping (nil: an empty file) over
+// the defaults and validates it, the clouds it lists included.
+func parseTop(top *yaml.Node) (*Config, error) {
 	cfg := &Config{}
 	cfg.Placement.setDefaults()
 	cfg.Manila.setDefaults()
-	if len(bytes.TrimSpace(data)) > 0 {
-		var root yaml.Node
-		if err := yaml.Unmarshal(data, &root); err != nil {
+	cfg.Cinder.setDefaults()
+	if top != nil {
+		if err := decodeStrict(top, "", cfg); err != nil {
 			return nil, err
 		}
-		if len(root.Content) == 0 {
-			return cfg.validated()
-		}
-		if top := root.Content[0]; !(top.Kind == yaml.ScalarNode && top.Tag == "!!null") {
-			if err := decodeStrict(top, "", cfg); err != nil {
-				return nil, err
-			}
-		}
 	}
-	return cfg.validated()
+	if _, err := cfg.validated(); err != nil {
+		return nil, err // named once, not once per cloud that inherits it
+	}
+	if err := cfg.Clouds.parse(top); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 func (cfg *Config) validated() (*Config, error) {
@@ -72,6 +93,9 @@ func (cfg *Config) validated() (*Config, error) {
 		return nil, err
 	}
 	if err := cfg.Manila.validate("manila"); err != nil {
+		return nil, err
+	}
+	if err := cfg.Cinder.validate("cinder"); err != nil {
 		return nil, err
 	}
 	return cfg, nil

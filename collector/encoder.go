@@ -143,6 +143,15 @@ type snapshotEncoder struct {
 	// protoEncoder).
 	proto *protoEncoder
 
+	// cloud, when not empty, is the pre-encoded cloud label every sample
+	// gets (one process polling several clouds); spans then records where
+	// each family's header and samples are, each its own gzip member, so
+	// that several clouds' snapshots can be served as one exposition with
+	// each family once (see mergeFamilies).
+	cloud     cloudLabel
+	spans     []familySpan
+	memberOff int // where the open gzip member starts
+
 	current  *prometheus.Desc
 	done     map[*prometheus.Desc]bool // families already written
 	series   map[uint64]struct{}       // label sets of the current family
@@ -155,8 +164,14 @@ type snapshotEncoder struct {
 
 // newSnapshotEncoder writes text, and protobuf too when withProto.
 func newSnapshotEncoder(logger log.Logger, withProto bool) *snapshotEncoder {
+	return newCloudSnapshotEncoder(logger, withProto, "")
+}
+
+// newCloudSnapshotEncoder is newSnapshotEncoder for one of several clouds:
+// every sample gets cloud="<cloud>" and the families are kept mergeable.
+func newCloudSnapshotEncoder(logger log.Logger, withProto bool, cloud string) *snapshotEncoder {
 	e := &snapshotEncoder{logger: logger, done: map[*prometheus.Desc]bool{}, series: map[uint64]struct{}{},
-		seed: maphash.MakeSeed(), problems: map[string]bool{}}
+		seed: maphash.MakeSeed(), problems: map[string]bool{}, cloud: newCloudLabel(cloud)}
 	// BestSpeed: the snapshot is compressed once per poll, but polls of a
 	// large cloud should stay cheap too; the ratio is still ~20:1.
 	e.zw, _ = gzip.NewWriterLevel(&e.buf, gzip.BestSpeed)
@@ -198,7 +213,13 @@ func (e *snapshotEncoder) add(m prometheus.Metric) {
 		e.line = append(e.line, ' ')
 		e.line = append(e.line, h.typ...)
 		e.line = append(e.line, '\n')
-		_, _ = e.zw.Write(e.line)
+		if e.cloud.name != "" {
+			e.startMember(h.name)
+			_, _ = e.zw.Write(e.line)
+			e.startMember("")
+		} else {
+			_, _ = e.zw.Write(e.line)
+		}
 	}
 	var err error
 	if s, ok := m.(*sample); ok {
@@ -258,14 +279,15 @@ func (e *snapshotEncoder) appendSample(name string, labelNames, labelValues []st
 	e.series[key] = struct{}{}
 
 	e.line = append(e.line[:0], name...)
-	if len(labelNames) > 0 {
+	if len(labelNames) > 0 || e.cloud.name != "" {
 		e.line = append(e.line, '{')
+		e.line = append(e.line, e.cloud.text...)
 		for k := range labelNames {
 			i := k
 			if order != nil {
 				i = order[k]
 			}
-			if k > 0 {
+			if k > 0 || e.cloud.name != "" {
 				e.line = append(e.line, ',')
 			}
 			e.line = append(e.line, labelNames[i]...)
@@ -279,9 +301,67 @@ func (e *snapshotEncoder) appendSample(name string, labelNames, labelValues []st
 	e.line = appendFloat(e.line, value)
 	e.line = append(e.line, '\n')
 	if e.proto != nil {
-		e.proto.sample(labelNames, labelValues, order, value)
+		e.proto.sample(e.cloud.proto, labelNames, labelValues, order, value)
 	}
 	return nil
+}
+
+// cloudLabel is the cloud label, encoded once for both formats.
+type cloudLabel struct {
+	name  string
+	text  []byte // cloud="name"
+	proto []byte // the LabelPair field of a Metric message
+}
+
+func newCloudLabel(cloud string) cloudLabel {
+	if cloud == "" {
+		return cloudLabel{}
+	}
+	l := cloudLabel{name: cloud}
+	l.text = append([]byte(`cloud="`), appendEscaped(nil, cloud, true)...)
+	l.text = append(l.text, '"')
+	size := protowire.SizeTag(pbLabelName) + protowire.SizeBytes(len("cloud")) +
+		protowire.SizeTag(pbLabelValue) + protowire.SizeBytes(len(cloud))
+	l.proto = protowire.AppendTag(nil, pbMetricLabel, protowire.BytesType)
+	l.proto = protowire.AppendVarint(l.proto, uint64(size))
+	l.proto = protowire.AppendTag(l.proto, pbLabelName, protowire.BytesType)
+	l.proto = protowire.AppendString(l.proto, "cloud")
+	l.proto = protowire.AppendTag(l.proto, pbLabelValue, protowire.BytesType)
+	l.proto = protowire.AppendString(l.proto, cloud)
+	return l
+}
+
+// familySpan locates one family in a snapshot's text: header and samples
+// are each a complete gzip member of it.
+type familySpan struct {
+	name            string
+	header, samples [2]int // [start, end) offsets
+}
+
+// startMember ends the open gzip member and starts the next: the header of
+// family name when name is not empty, else the samples of the family whose
+// header was just written.
+func (e *snapshotEncoder) startMember(name string) {
+	e.endMember()
+	if name != "" {
+		e.spans = append(e.spans, familySpan{name: name})
+	}
+}
+
+// endMember closes the open member and records where it ends.
+func (e *snapshotEncoder) endMember() {
+	if len(e.spans) == 0 {
+		return // nothing written yet
+	}
+	_ = e.zw.Close()
+	span := &e.spans[len(e.spans)-1]
+	if span.header[1] == 0 {
+		span.header = [2]int{e.memberOff, e.buf.Len()}
+	} else {
+		span.samples = [2]int{e.memberOff, e.buf.Len()}
+	}
+	e.memberOff = e.buf.Len()
+	e.zw.Reset(&e.buf)
 }
 
 func (e *snapshotEncoder) problem(desc *prometheus.Desc, msg string) {
@@ -296,7 +376,11 @@ func (e *snapshotEncoder) problem(desc *prometheus.Desc, msg string) {
 // finish closes the streams and returns the compressed text exposition,
 // and the compressed protobuf one when asked for.
 func (e *snapshotEncoder) finish() (text, proto []byte) {
-	_ = e.zw.Close()
+	if e.cloud.name != "" {
+		e.endMember() // leaves a writer that nothing is written to
+	} else {
+		_ = e.zw.Close()
+	}
 	if e.proto != nil {
 		proto = e.proto.finish()
 	}
@@ -366,8 +450,10 @@ func protoType(typ string) dto.MetricType {
 	return dto.MetricType_UNTYPED
 }
 
-func (p *protoEncoder) sample(labelNames, labelValues []string, order []int, value float64) {
-	m := p.metric[:0]
+// sample writes one metric; lead, when not empty, is an encoded label pair
+// written before the others (the cloud label).
+func (p *protoEncoder) sample(lead []byte, labelNames, labelValues []string, order []int, value float64) {
+	m := append(p.metric[:0], lead...)
 	for k := range labelNames {
 		i := k
 		if order != nil {
@@ -395,10 +481,10 @@ func (p *protoEncoder) sample(labelNames, labelValues []string, order []int, val
 	m = protowire.AppendFixed64(m, math.Float64bits(value))
 	// The metric field: tag and length before the message just built.
 	var prefix [binary.MaxVarintLen64 + 1]byte
-	lead := protowire.AppendVarint(protowire.AppendTag(prefix[:0], pbFamilyMetric, protowire.BytesType), uint64(len(m)))
-	_, _ = p.hw.Write(lead)
+	tag := protowire.AppendVarint(protowire.AppendTag(prefix[:0], pbFamilyMetric, protowire.BytesType), uint64(len(m)))
+	_, _ = p.hw.Write(tag)
 	_, _ = p.hw.Write(m)
-	p.size += len(lead) + len(m)
+	p.size += len(tag) + len(m)
 	p.metric = m
 }
 

@@ -31,8 +31,9 @@ var (
 // re-encoding per scrape nor the decoded families would be cheap (at 10,000
 // providers the families take ~200 MB, the compressed text 2 MB).
 type snapshot struct {
-	gzipped     []byte // the metrics in the text exposition format, gzip-compressed
-	proto       []byte // the same in delimited protobuf, gzip-compressed, once a scrape asked for it
+	gzipped     []byte       // the metrics in the text exposition format, gzip-compressed
+	proto       []byte       // the same in delimited protobuf, gzip-compressed, once a scrape asked for it
+	spans       []familySpan // where each family is in gzipped, for one of several clouds
 	success     bool
 	end         time.Time
 	duration    time.Duration
@@ -68,6 +69,7 @@ type Poller struct {
 	collectors map[string]Collector
 	wake       map[string]chan struct{}
 	now        func() time.Time
+	cloud      string // the cloud label of every sample, when one process polls several clouds
 
 	// protoWanted is set by the first scrape that asks for protobuf: from
 	// then on every poll writes that format too, instead of a conversion
@@ -93,6 +95,18 @@ func NewPoller(logger log.Logger, cfg *SafeConfig, collectors map[string]Collect
 	}
 	return p
 }
+
+// NewCloudPoller is NewPoller for one of several clouds polled by one
+// process: every sample it serves carries cloud="<cloud>", and its
+// snapshots can be merged with the other clouds' (MultiHandler).
+func NewCloudPoller(logger log.Logger, cfg *SafeConfig, collectors map[string]Collector, cloud string) *Poller {
+	p := NewPoller(log.With(logger, "cloud", cloud), cfg, collectors)
+	p.cloud = cloud
+	return p
+}
+
+// Cloud is the cloud the poller polls; empty when the process polls one.
+func (p *Poller) Cloud() string { return p.cloud }
 
 // Run polls every collector until ctx ends; it returns when all loops have.
 func (p *Poller) Run(ctx context.Context) {
@@ -143,12 +157,13 @@ func (p *Poller) PollOnce(ctx context.Context, name string, c Collector) {
 	defer cancel()
 
 	start := p.now()
-	enc := newSnapshotEncoder(log.With(p.logger, "collector", name), p.protoWanted.Load())
+	enc := newCloudSnapshotEncoder(log.With(p.logger, "collector", name), p.protoWanted.Load(), p.cloud)
 	err := update(ctx, c, cfg, enc.add)
 	end := p.now()
 
 	s := &snapshot{}
 	s.gzipped, s.proto = enc.finish()
+	s.spans = enc.spans
 	metrics := enc.samples
 	s.success, s.end, s.duration = err == nil, end, end.Sub(start)
 	if err != nil {
@@ -245,6 +260,7 @@ func update(ctx context.Context, c Collector, cfg *Config, sink func(prometheus.
 // CollectorState is how a collector's polls went, for people: the landing
 // page and /-/ready.
 type CollectorState struct {
+	Cloud       string // empty when the process polls one cloud
 	Name        string
 	Polled      bool          // a poll has finished; the rest is zero until then
 	Success     bool          // the last poll succeeded
@@ -261,7 +277,7 @@ func (p *Poller) State() []CollectorState {
 	defer p.mu.RUnlock()
 	var out []CollectorState
 	for _, name := range p.names() {
-		st := CollectorState{Name: name}
+		st := CollectorState{Cloud: p.cloud, Name: name}
 		if s := p.snapshots[name]; s != nil {
 			st.Polled, st.Success, st.LastPoll, st.Duration = true, s.success, s.end, s.duration
 			st.LastSuccess, st.LastError, st.FailedPolls = s.lastSuccess, s.err, s.failures.polls

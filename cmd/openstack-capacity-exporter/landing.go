@@ -22,10 +22,13 @@ var collectorTable = template.Must(template.New("collectors").Funcs(template.Fun
 		return t.UTC().Format(time.RFC3339)
 	},
 	"ms": func(d time.Duration) time.Duration { return d.Round(time.Millisecond) },
+	"multi": func(states []collector.CollectorState) bool {
+		return len(states) > 0 && states[0].Cloud != ""
+	},
 }).Parse(`<h2>Collectors</h2>
 <table id="collectors">
-<tr><th>collector</th><th>last poll ended</th><th>result</th><th>duration</th><th>last success</th><th>error</th></tr>
-{{range .}}<tr><td>{{.Name}}</td>
+<tr>{{if multi .}}<th>cloud</th>{{end}}<th>collector</th><th>last poll ended</th><th>result</th><th>duration</th><th>last success</th><th>error</th></tr>
+{{$multi := multi .}}{{range .}}<tr>{{if $multi}}<td>{{.Cloud}}</td>{{end}}<td>{{.Name}}</td>
 {{- if .Polled -}}
 <td>{{stamp .LastPoll}}</td><td>{{if .Success}}ok{{else}}failed{{if gt .FailedPolls 1}} ({{.FailedPolls}} in a row){{end}}{{end}}</td><td>{{ms .Duration}}</td><td>{{stamp .LastSuccess}}</td><td>{{.LastError}}</td>
 {{- else -}}
@@ -41,7 +44,7 @@ const collectorTableCSS = `#collectors { border-collapse: collapse; }
 // landingPage renders exporter-toolkit's landing page on every request, so
 // that the collector table is current; it is built once up front to catch a
 // bad configuration at start-up.
-func landingPage(c web.LandingConfig, poller *collector.Poller) (http.Handler, error) {
+func landingPage(c web.LandingConfig, clouds []*cloud) (http.Handler, error) {
 	c.ExtraCSS = collectorTableCSS
 	if _, err := web.NewLandingPage(withLinks(c)); err != nil {
 		return nil, err
@@ -52,7 +55,11 @@ func landingPage(c web.LandingConfig, poller *collector.Poller) (http.Handler, e
 			return
 		}
 		var table bytes.Buffer
-		if err := collectorTable.Execute(&table, poller.State()); err != nil {
+		var states []collector.CollectorState
+		for _, p := range pollers(clouds) {
+			states = append(states, p.State()...)
+		}
+		if err := collectorTable.Execute(&table, states); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}

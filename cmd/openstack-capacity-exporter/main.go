@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -109,24 +110,33 @@ func run(args []string, stderr io.Writer) int {
 			names = append(names, name)
 		}
 	}
-	cloud, err := openstack.LoadCloud(*osCloud)
-	if err != nil {
-		level.Error(logger).Log("msg", "cannot read the cloud's credentials", "err", err)
-		return 1
-	}
-	apiMetrics := openstack.NewAPIMetrics()
-	session := openstack.NewSession(cloud, apiMetrics, openstack.Limits{RequestTimeout: *requestTimeout, MaxResponseBytes: int64(*maxResponse)})
-	collectors, err := collector.New(names, collector.Deps{Logger: logger, Session: session})
-	if err != nil {
-		level.Error(logger).Log("msg", "cannot create collectors", "err", err)
-		return 1
+	limits := openstack.Limits{RequestTimeout: *requestTimeout, MaxResponseBytes: int64(*maxResponse)}
+	registry := prometheus.NewRegistry()
+	var clouds []*cloud
+	if len(cfg.Clouds.List) == 0 {
+		c, err := newCloud(logger, "", *osCloud, cfg, names, limits, registry)
+		if err != nil {
+			level.Error(logger).Log("msg", "cannot poll the cloud", "err", err)
+			return 1
+		}
+		clouds = append(clouds, c)
+	} else {
+		if *osCloud != "" {
+			level.Warn(logger).Log("msg", "--os-cloud (or OS_CLOUD) is ignored: the configuration file's clouds section names the clouds", "os_cloud", *osCloud)
+		}
+		for _, entry := range cfg.Clouds.List {
+			c, err := newCloud(logger, entry.Name, entry.Name, entry.Config, names, limits, registry)
+			if err != nil {
+				level.Error(logger).Log("msg", "cannot poll the cloud", "cloud", entry.Name, "err", err)
+				return 1
+			}
+			clouds = append(clouds, c)
+		}
+		level.Info(logger).Log("msg", "polling several clouds", "clouds", strings.Join(cloudNames(clouds), ","))
 	}
 
-	safeConfig := collector.NewSafeConfig(cfg)
-	poller := collector.NewPoller(logger, safeConfig, collectors)
-	reloader := newReloader(logger, *configFile, safeConfig, collectors, poller)
-
-	registry := newRegistry(poller, reloader, apiMetrics)
+	reloader := newReloader(logger, *configFile, clouds)
+	registerOwn(registry, reloader)
 	registry.MustRegister(
 		promcollectors.NewProcessCollector(promcollectors.ProcessCollectorOpts{}),
 		promcollectors.NewGoCollector(),
@@ -134,10 +144,12 @@ func run(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go poller.Run(ctx)
+	for _, c := range clouds {
+		go c.poller.Run(ctx)
+	}
 	go reloader.watchSIGHUP(ctx)
 
-	mux, err := newMux(webOptions{metricsPath: *metricsPath, enableLifecycle: *lifecycle, enablePprof: *pprof, maxRequests: *maxRequests}, logger, poller, reloader, registry)
+	mux, err := newMux(webOptions{metricsPath: *metricsPath, enableLifecycle: *lifecycle, enablePprof: *pprof, maxRequests: *maxRequests}, logger, clouds, reloader, registry)
 	if err != nil {
 		level.Error(logger).Log("msg", "cannot build the web endpoints", "err", err)
 		return 1
@@ -161,14 +173,9 @@ func run(args []string, stderr io.Writer) int {
 	return 0
 }
 
-// newRegistry holds the exporter's own metrics; the collectors' snapshots
-// are served beside it by the poller's handler.
-func newRegistry(poller *collector.Poller, reloader *reloader, apiMetrics *openstack.APIMetrics) *prometheus.Registry {
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(versioncollector.NewCollector("openstack_capacity_exporter"), poller)
+// registerOwn adds the metrics of the process itself, beside the clouds'
+// (registered by newCloud): the build and the configuration file.
+func registerOwn(registry prometheus.Registerer, reloader *reloader) {
+	registry.MustRegister(versioncollector.NewCollector("openstack_capacity_exporter"))
 	reloader.mustRegister(registry)
-	if err := apiMetrics.Register(registry); err != nil {
-		panic(err) // the names are fixed: a clash is a programming error
-	}
-	return registry
 }

@@ -70,7 +70,7 @@ func TestReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	safe := collector.NewSafeConfig(cfg)
-	r := newReloader(log.NewNopLogger(), path, safe, nil, collector.NewPoller(log.NewNopLogger(), safe, nil))
+	r := newReloader(log.NewNopLogger(), path, []*cloud{{config: safe, poller: collector.NewPoller(log.NewNopLogger(), safe, nil)}})
 
 	if err := os.WriteFile(path, []byte("placement:\n  interval: 5x\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -116,9 +116,13 @@ func TestExporterSelfMetrics(t *testing.T) {
 	safe := collector.NewSafeConfig(collector.DefaultConfig())
 	poller := collector.NewPoller(log.NewNopLogger(), safe, map[string]collector.Collector{"placement": fakePlacement{}})
 	poller.PollOnce(context.Background(), "placement", fakePlacement{})
-	r := newReloader(log.NewNopLogger(), "", safe, nil, poller)
+	r := newReloader(log.NewNopLogger(), "", []*cloud{{config: safe, poller: poller}})
 	api := openstack.NewAPIMetrics()
-	reg := newRegistry(poller, r, api)
+	reg := prometheus.NewRegistry()
+	if err := registerCloud(reg, poller, api); err != nil {
+		t.Fatal(err)
+	}
+	registerOwn(reg, r)
 
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "{}") }))
 	defer srv.Close()

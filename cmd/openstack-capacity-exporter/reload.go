@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -20,20 +23,18 @@ import (
 // file that fails validation, including against the live servers'
 // microversions, is rejected and the configuration in force stays.
 type reloader struct {
-	logger     log.Logger
-	path       string
-	config     *collector.SafeConfig
-	collectors map[string]collector.Collector
-	poller     *collector.Poller
+	logger log.Logger
+	path   string
+	clouds []*cloud
 
 	mu            sync.Mutex // one reload at a time
 	lastOK        prometheus.Gauge
 	lastOKSeconds prometheus.Gauge
 }
 
-func newReloader(logger log.Logger, path string, cfg *collector.SafeConfig, collectors map[string]collector.Collector, poller *collector.Poller) *reloader {
+func newReloader(logger log.Logger, path string, clouds []*cloud) *reloader {
 	r := &reloader{
-		logger: logger, path: path, config: cfg, collectors: collectors, poller: poller,
+		logger: logger, path: path, clouds: clouds,
 		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "openstack_capacity_exporter_config_last_reload_successful",
 			Help: "1 if the last configuration load or reload succeeded, 0 if the file was rejected (the previous configuration stays in force).",
@@ -67,24 +68,45 @@ func (r *reloader) reload() error {
 	}
 	cfg, err := collector.LoadConfig(r.path)
 	if err == nil {
-		for _, c := range r.collectors {
-			if checker, ok := c.(configChecker); ok {
-				if err = checker.CheckConfig(cfg); err != nil {
-					break
-				}
-			}
-		}
+		err = r.check(cfg)
 	}
 	if err != nil {
 		r.lastOK.Set(0)
 		level.Error(r.logger).Log("msg", "configuration reload rejected; the previous configuration stays in force", "file", r.path, "err", err)
 		return err
 	}
-	r.config.Set(cfg)
+	for _, c := range r.clouds {
+		c.config.Set(c.configFor(cfg))
+	}
 	r.lastOK.Set(1)
 	r.lastOKSeconds.SetToCurrentTime()
 	level.Info(r.logger).Log("msg", "configuration reloaded", "file", r.path)
-	r.poller.PollNow()
+	for _, c := range r.clouds {
+		c.poller.PollNow()
+	}
+	return nil
+}
+
+// check refuses a file that changes which clouds are polled (each has its
+// credentials and pollers, set up at start-up) or that a cloud's collectors
+// know their server cannot run.
+func (r *reloader) check(cfg *collector.Config) error {
+	if was, now := cloudNames(r.clouds), cfg.Clouds.Names(); !slices.Equal(was, now) {
+		return fmt.Errorf("clouds: the clouds polled cannot change on reload (polling [%s], the file lists [%s]); restart the exporter to add or remove one",
+			strings.Join(was, ", "), strings.Join(now, ", "))
+	}
+	for _, c := range r.clouds {
+		for _, col := range c.collectors {
+			if checker, ok := col.(configChecker); ok {
+				if err := checker.CheckConfig(c.configFor(cfg)); err != nil {
+					if c.name != "" {
+						return fmt.Errorf("clouds.%s: %w", c.name, err)
+					}
+					return err
+				}
+			}
+		}
+	}
 	return nil
 }
 

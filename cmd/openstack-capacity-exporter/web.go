@@ -22,11 +22,19 @@ type webOptions struct {
 }
 
 // newMux routes the exporter's endpoints.
-func newMux(o webOptions, logger log.Logger, poller *collector.Poller, reloader *reloader, registry prometheus.Gatherer) (*http.ServeMux, error) {
+// With several clouds /metrics serves them all (each sample with its cloud
+// label) and /probe?cloud=NAME one of them; the scrape limit is over both.
+func newMux(o webOptions, logger log.Logger, clouds []*cloud, reloader *reloader, registry prometheus.Gatherer) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
-	mux.Handle(o.metricsPath, poller.Handler(registry, logger, o.maxRequests))
+	limiter := collector.NewScrapeLimiter(o.maxRequests)
+	if len(clouds) == 1 && clouds[0].name == "" {
+		mux.Handle(o.metricsPath, limiter.Limit(clouds[0].poller.ProbeHandler(registry, logger)))
+	} else {
+		mux.Handle(o.metricsPath, limiter.Limit(collector.MultiHandler(pollers(clouds), registry, logger)))
+	}
+	mux.Handle("/probe", limiter.Limit(probeHandler(clouds, logger)))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy.") })
-	mux.Handle("/-/ready", poller.ReadyHandler())
+	mux.Handle("/-/ready", collector.ReadyHandler(pollers(clouds)...))
 	if o.enableLifecycle {
 		mux.HandleFunc("/-/reload", reloader.serveHTTP)
 	} else {
@@ -55,7 +63,7 @@ func newMux(o webOptions, logger log.Logger, poller *collector.Poller, reloader 
 				{Address: "/-/healthy", Text: "Health"},
 				{Address: "/-/ready", Text: "Readiness"},
 			},
-		}, poller)
+		}, clouds)
 		if err != nil {
 			return nil, fmt.Errorf("landing page: %w", err)
 		}

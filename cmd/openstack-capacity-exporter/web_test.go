@@ -41,8 +41,14 @@ func newTestExporter(t *testing.T, o webOptions, collectors map[string]collector
 	}
 	safe := collector.NewSafeConfig(cfg)
 	poller := collector.NewPoller(log.NewNopLogger(), safe, collectors)
-	r := newReloader(log.NewNopLogger(), path, safe, collectors, poller)
-	mux, err := newMux(o, log.NewNopLogger(), poller, r, newRegistry(poller, r, openstack.NewAPIMetrics()))
+	clouds := []*cloud{{config: safe, collectors: collectors, poller: poller}}
+	r := newReloader(log.NewNopLogger(), path, clouds)
+	reg := prometheus.NewRegistry()
+	if err := registerCloud(reg, poller, openstack.NewAPIMetrics()); err != nil {
+		t.Fatal(err)
+	}
+	registerOwn(reg, r)
+	mux, err := newMux(o, log.NewNopLogger(), clouds, r, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
