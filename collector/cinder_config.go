@@ -30,6 +30,9 @@ type CinderConfig struct {
 	VolumeTypes VolumeTypeSelection `yaml:"volume_types"`
 	// Queries are named pool filters whose matches are counted.
 	Queries CinderQueries `yaml:"queries"`
+	// MissingPoolsRetention is how long a pool that left the list is
+	// reported missing; 0 disables it.
+	MissingPoolsRetention Duration `yaml:"missing_pools_retention"`
 }
 
 // UnmarshalYAML rejects unknown keys in the cinder section.
@@ -42,10 +45,14 @@ func (c *CinderConfig) setDefaults() {
 	c.Interval = Duration(time.Minute)
 	c.Timeout = Duration(30 * time.Second)
 	c.MaxOverSubscriptionRatio = "20.0" // Cinder's default
+	c.MissingPoolsRetention = defaultMissingPoolsRetention
 }
 
 func (c *CinderConfig) validate(path string) error {
 	if err := validateSchedule(path, c.Interval, c.Timeout); err != nil {
+		return err
+	}
+	if err := validateMissingPoolsRetention(path, c.MissingPoolsRetention, c.Interval); err != nil {
 		return err
 	}
 	for _, q := range c.Queries {

@@ -433,8 +433,7 @@ func inconsistencyCounts(t *testing.T, metrics []prometheus.Metric) map[string]f
 	t.Helper()
 	out := map[string]float64{}
 	for _, m := range metrics {
-		if !strings.Contains(m.Desc().String(), `"openstack_placement_inconsistencies_total"`) &&
-			!strings.Contains(m.Desc().String(), `"openstack_manila_inconsistencies_total"`) {
+		if !strings.Contains(m.Desc().String(), `_inconsistencies_total"`) {
 			continue
 		}
 		var pb dto.Metric

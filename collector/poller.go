@@ -98,9 +98,10 @@ func NewPoller(logger log.Logger, cfg *SafeConfig, collectors map[string]Collect
 
 // NewCloudPoller is NewPoller for one of several clouds polled by one
 // process: every sample it serves carries cloud="<cloud>", and its
-// snapshots can be merged with the other clouds' (MultiHandler).
+// snapshots can be merged with the other clouds' (MultiHandler). logger
+// should name the cloud, as the collectors' loggers do.
 func NewCloudPoller(logger log.Logger, cfg *SafeConfig, collectors map[string]Collector, cloud string) *Poller {
-	p := NewPoller(log.With(logger, "cloud", cloud), cfg, collectors)
+	p := NewPoller(logger, cfg, collectors)
 	p.cloud = cloud
 	return p
 }

@@ -47,6 +47,12 @@ func newCloud(logger log.Logger, name, entry string, cfg *collector.Config, coll
 	if err != nil {
 		return nil, err
 	}
+	return wireCloud(logger, name, cfg, collectors, apiMetrics, reg)
+}
+
+// wireCloud gives a cloud's collectors their poller and registers its
+// metrics; logger already names the cloud.
+func wireCloud(logger log.Logger, name string, cfg *collector.Config, collectors map[string]collector.Collector, apiMetrics *openstack.APIMetrics, reg prometheus.Registerer) (*cloud, error) {
 	c := &cloud{name: name, config: collector.NewSafeConfig(cfg), collectors: collectors}
 	if name == "" {
 		c.poller = collector.NewPoller(logger, c.config, collectors)
