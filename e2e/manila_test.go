@@ -3,9 +3,12 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -119,5 +122,121 @@ manila:
 
 	t.Run("scheduler back", func(t *testing.T) {
 		e.eventually(90*time.Second, "manila recovers", expect("openstack_manila_up", nil, 1))
+	})
+}
+
+// missingSince checks that pool is reported missing since a time between
+// after and now (the exporter's clock and this one are the same).
+func missingSince(pool string, after time.Time) func(metrics) string {
+	return func(m metrics) string {
+		before := time.Now()
+		v, ok := m.value("openstack_manila_pool_missing_since_timestamp_seconds", labels("name", pool))
+		if !ok {
+			return pool + " not reported missing"
+		}
+		if at := time.Unix(0, int64(v*1e9)); at.Before(after.Add(-time.Second)) || at.After(before) {
+			return fmt.Sprintf("%s missing since %s, want between %s and %s", pool, at.Format(time.RFC3339Nano), after.Format(time.RFC3339Nano), before.Format(time.RFC3339Nano))
+		}
+		return ""
+	}
+}
+
+// TestManilaMissingPools: a pool the driver stops reporting and a share
+// service that stops are reported missing, since a time between the change
+// and the scheduler's list showing it; back, they are cleared.
+func TestManilaMissingPools(t *testing.T) {
+	ensureManila(t)
+	poolsFile := envOr("MANILA_RIG_POOLS", filepath.Join(envOr("MANILA_STATE_DIR", "/tmp/oce-e2e/manila"), "pools.json"))
+	original, err := os.ReadFile(poolsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = os.WriteFile(poolsFile, original, 0o644)
+		run(t, "e2e/manila/ctl.sh", "refresh", "120")
+	})
+	e := startExporter(t, bothClouds(), `manila:
+  interval: 2s
+  timeout: 8s
+  missing_pools_retention: 1h
+  queries:
+    beta: {backend: beta}
+`, "--collector.manila", "--no-collector.placement")
+	e.eventually(60*time.Second, "every pool listed", all(
+		expect("openstack_manila_pools", labels("host", "rig-node1", "backend", "beta"), 2),
+		expect("openstack_manila_pools", labels("host", "rig-node10", "backend", "alpha"), 1),
+	))
+	if n := mustScrape(t, e).count("openstack_manila_pool_missing_since_timestamp_seconds"); n != 0 {
+		t.Fatalf("%d pools missing while all are listed", n)
+	}
+
+	t.Run("pool dropped by its driver", func(t *testing.T) {
+		var pools map[string]map[string][]map[string]any
+		if err := json.Unmarshal(original, &pools); err != nil {
+			t.Fatal(err)
+		}
+		if len(pools["rig-node1"]["beta"]) != 2 {
+			t.Fatalf("the pools file is not the default one: rig-node1@beta has %v", pools["rig-node1"]["beta"])
+		}
+		pools["rig-node1"]["beta"] = pools["rig-node1"]["beta"][:1] // b0 stays, b1 goes
+		data, err := json.Marshal(pools)
+		if err != nil {
+			t.Fatal(err)
+		}
+		removed := time.Now()
+		if err := os.WriteFile(poolsFile, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run(t, "e2e/manila/ctl.sh", "refresh")
+		listed := time.Now()
+		took := e.eventually(30*time.Second, "b1 missing", all(
+			absent("openstack_manila_pool_info", labels("name", "rig-node1@beta#b1")),
+			expect("openstack_manila_pools", labels("host", "rig-node1", "backend", "beta"), 1),
+			// The query's smaller list is no evidence of anything.
+			expect("openstack_manila_query_pools", labels("query", "beta"), 1),
+			missingSince("rig-node1@beta#b1", removed),
+		))
+		m := mustScrape(t, e)
+		if n := m.count("openstack_manila_pool_missing_since_timestamp_seconds"); n != 1 {
+			t.Errorf("%d pools reported missing, want 1", n)
+		}
+		v, _ := m.value("openstack_manila_pool_missing_since_timestamp_seconds", labels("name", "rig-node1@beta#b1"))
+		t.Logf("file edited at %s, refresh done %s later, b1 missing since %s (%.1f s after the edit), seen %s after the refresh",
+			removed.Format(time.RFC3339), listed.Sub(removed).Round(100*time.Millisecond), time.Unix(int64(v), 0).UTC().Format(time.RFC3339),
+			v-float64(removed.UnixNano())/1e9, took.Round(100*time.Millisecond))
+		// The series stays put over further polls.
+		e.waitForPollEnd("manila")
+		if again, _ := mustScrape(t, e).value("openstack_manila_pool_missing_since_timestamp_seconds", labels("name", "rig-node1@beta#b1")); again != v {
+			t.Errorf("missing since moved from %v to %v", v, again)
+		}
+
+		if err := os.WriteFile(poolsFile, original, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run(t, "e2e/manila/ctl.sh", "refresh")
+		e.eventually(30*time.Second, "b1 back", all(
+			expect("openstack_manila_pools", labels("host", "rig-node1", "backend", "beta"), 2),
+			absent("openstack_manila_pool_missing_since_timestamp_seconds", labels("name", "rig-node1@beta#b1")),
+		))
+	})
+
+	t.Run("share service stopped", func(t *testing.T) {
+		stopped := time.Now()
+		run(t, "e2e/manila/ctl.sh", "stop-share", "rig-node10")
+		defer run(t, "e2e/manila/ctl.sh", "start-share", "rig-node10")
+		run(t, "e2e/manila/ctl.sh", "refresh")
+		took := e.eventually(30*time.Second, "rig-node10's pool missing", all(
+			absent("openstack_manila_pools", labels("host", "rig-node10")),
+			missingSince("rig-node10@alpha#a0", stopped),
+		))
+		v, _ := mustScrape(t, e).value("openstack_manila_pool_missing_since_timestamp_seconds", labels("name", "rig-node10@alpha#a0"))
+		t.Logf("share service stopped at %s, its pool missing since %.1f s later (Manila's service_down_time 10 s), seen %s after the refresh",
+			stopped.Format(time.RFC3339), v-float64(stopped.UnixNano())/1e9, took.Round(100*time.Millisecond))
+
+		run(t, "e2e/manila/ctl.sh", "start-share", "rig-node10")
+		e.eventually(30*time.Second, "rig-node10 back", all(
+			expect("openstack_manila_pools", labels("host", "rig-node10", "backend", "alpha"), 1),
+			absent("openstack_manila_pool_missing_since_timestamp_seconds", labels("name", "rig-node10@alpha#a0")),
+		))
 	})
 }
