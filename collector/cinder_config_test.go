@@ -17,7 +17,7 @@ cinder:
   missing_pools_retention: 1h
   queries:
     one_pool: {name: "rig-vol1@alpha#a0"}
-    gold: {volume_type: gold}
+    other: {name: "rig-vol10@alpha#a0"}
 `)
 	c := cfg.Cinder
 	if time.Duration(c.Interval) != 2*time.Minute || time.Duration(c.Timeout) != 30*time.Second || c.MaxOverSubscriptionRatio != "auto" ||
@@ -27,17 +27,17 @@ cinder:
 	if !reflect.DeepEqual(c.VolumeTypes, VolumeTypeSelection{Names: []string{"gold", "5f3c2b4e-0000-4000-8000-000000000001"}}) {
 		t.Errorf("volume types %+v", c.VolumeTypes)
 	}
-	want := []string{"name=rig-vol1@alpha#a0", "volume_type=gold"}
+	want := []string{"name=rig-vol1@alpha#a0", "name=rig-vol10@alpha#a0"}
 	for i, q := range c.Queries {
 		if got := q.Filter.String(); got != want[i] {
 			t.Errorf("query %s: %q, want %q", q.Name, got, want[i])
 		}
 	}
-	if err := c.CheckServer(openstack.MustMicroversion("3.35")); err != nil {
+	if err := c.CheckServer(openstack.MustMicroversion("3.28")); err != nil {
 		t.Error(err)
 	}
-	if err := c.CheckServer(openstack.MustMicroversion("3.34")); err == nil ||
-		err.Error() != "cinder.queries.gold.volume_type: needs Cinder microversion 3.35, the server offers up to 3.34 (below it Cinder silently answers every pool)" {
+	if err := c.CheckServer(openstack.MustMicroversion("3.27")); err == nil ||
+		err.Error() != "cinder.queries.one_pool.name: needs Cinder microversion 3.28, the server offers up to 3.27 (below it Cinder silently answers every pool)" {
 		t.Errorf("got %v", err)
 	}
 	if all := mustConfig(t, "cinder: {volume_types: all}\n").Cinder.VolumeTypes; !all.All {
@@ -56,7 +56,9 @@ func TestCinderConfigErrors(t *testing.T) {
 			`cinder: line 2: unknown key "detail"; allowed keys: interval, max_over_subscription_ratio, missing_pools_retention, queries, timeout, volume_types`},
 		{"unknown filter", "cinder:\n  queries:\n    q: {host: x}\n",
 			`cinder.queries.q: line 3: unknown key "host"; allowed keys: name, volume_type`},
-		{"empty query", "cinder:\n  queries:\n    q: {}\n", `cinder.queries.q: has no filter; give name or volume_type`},
+		{"empty query", "cinder:\n  queries:\n    q: {}\n", `cinder.queries.q: has no filter; give name`},
+		{"volume_type query", "cinder:\n  queries:\n    q: {volume_type: gold}\n",
+			`cinder.queries.q.volume_type: Cinder's get_pools cannot filter by volume type (its scheduler fails such a request for every type with 400 while any pool reports a numeric free capacity); list the type under cinder.volume_types instead, whose pools the exporter matches itself`},
 		{"ratio", "cinder:\n  max_over_subscription_ratio: lots\n",
 			`cinder: line 2: max_over_subscription_ratio "lots" must be auto or a number such as 20.0, as in cinder.conf`},
 		{"negative ratio", "cinder:\n  max_over_subscription_ratio: -1\n",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -67,17 +68,17 @@ var (
 	cinderQuerySuccessDesc = prometheus.NewDesc("openstack_cinder_query_success",
 		"1 if the configured Cinder query's last run succeeded, 0 if it failed or the server cannot run it.", []string{"query"}, nil)
 	cinderTypePoolsDesc = prometheus.NewDesc("openstack_cinder_volume_type_pools",
-		"Pools that can serve the volume type, as the scheduler's filters judge them (absent while its request fails).", []string{"volume_type"}, nil)
+		"Pools whose capabilities satisfy the volume type's extra specs, as Cinder's CapabilitiesFilter judges them (capacity aside: see openstack_cinder_pool_capacity_virtual_free_bytes).", []string{"volume_type"}, nil)
 	cinderTypePoolInfoDesc = prometheus.NewDesc("openstack_cinder_volume_type_pool_info",
-		"1 for each pool that can serve the volume type.", []string{"volume_type", "name"}, nil)
+		"1 for each pool whose capabilities satisfy the volume type's extra specs.", []string{"volume_type", "name"}, nil)
 	cinderInconsistenciesDesc = prometheus.NewDesc("openstack_cinder_inconsistencies_total",
 		"Cinder data the exporter refused or repaired, counted on every poll it is seen: unparsable_value (a pool capability that should be a number or timestamp but is neither, nor \"infinite\" or \"unknown\"; not exported, nor what depends on it), duplicate_pool (a pool name listed again; the first entry is kept).",
 		[]string{"reason"}, nil)
 )
 
 // cinderCollector reads Cinder's scheduler-stats pools: one request for the
-// detailed list, one per query and one per selected volume type (plus the
-// type list for "all"), every poll. Nothing is cached: Cinder answers from
+// detailed list, one per query, and with volume_types the type list, every
+// poll. Nothing is cached: Cinder answers from
 // the scheduler's memory already.
 type cinderCollector struct {
 	logger  log.Logger
@@ -157,6 +158,8 @@ func (c *cinderCollector) get(ctx context.Context, sc *gophercloud.ServiceClient
 	switch {
 	case err == nil:
 		return nil
+	case openstack.StatusCode(err) == http.StatusNoContent:
+		return errors.New("Cinder answered 204 No Content: it received no token (with auth_strategy noauth, send user:project as the token)")
 	case openstack.StatusCode(err) == http.StatusBadRequest:
 		// The request itself is wrong (an unknown volume type, say):
 		// nothing a new discovery would change.
@@ -190,8 +193,8 @@ func (c *cinderCollector) listPools(ctx context.Context, sc *gophercloud.Service
 }
 
 // Update polls Cinder once. A failing query does not fail the poll (it has
-// its own success metric); a failing volume type does, after everything
-// else was sent, so that collector_success says the type metrics are
+// its own success metric); failing volume types do, after everything else
+// was sent, so that collector_success says the type metrics are
 // incomplete.
 func (c *cinderCollector) Update(ctx context.Context, cfg *Config, ch chan<- prometheus.Metric) error {
 	ccfg := &cfg.Cinder
@@ -224,7 +227,8 @@ func (c *cinderCollector) Update(ctx context.Context, cfg *Config, ch chan<- pro
 	}
 	ch <- prometheus.MustNewConstMetric(cinderUpDesc, prometheus.GaugeValue, 1)
 	ch <- prometheus.MustNewConstMetric(cinderVersDesc, prometheus.GaugeValue, 1, c.server.Min.String(), c.server.Max.String(), c.version.String())
-	ids := c.emitPools(pools, string(ccfg.MaxOverSubscriptionRatio), ch)
+	unique := uniquePools(pools, (*cinderPool).id, c.inconsistent, c.logger, "Cinder")
+	ids := c.emitPools(unique, string(ccfg.MaxOverSubscriptionRatio), ch)
 	listed := make([][]string, len(ids))
 	for i, id := range ids {
 		listed[i] = id.labels()
@@ -232,7 +236,7 @@ func (c *cinderCollector) Update(ctx context.Context, cfg *Config, ch chan<- pro
 	c.missing.observe(base, time.Duration(ccfg.MissingPoolsRetention), listed)
 	c.missing.collect(ch)
 	c.runQueries(ctx, sc, base, ccfg.Queries, ch)
-	typesErr := c.volumeTypePools(ctx, sc, base, ccfg.VolumeTypes, ch)
+	typesErr := c.volumeTypePools(ctx, sc, base, ccfg.VolumeTypes, unique, ch)
 	c.inconsistent.finish(ch)
 	return typesErr
 }
@@ -251,9 +255,10 @@ func (c *cinderCollector) runQueries(ctx context.Context, sc *gophercloud.Servic
 }
 
 // volumeTypes lists every volume type, public and private (is_public=None
-// is Cinder's "both" for an admin), following the pages by marker.
-func (c *cinderCollector) volumeTypes(ctx context.Context, sc *gophercloud.ServiceClient, base string) ([]string, error) {
-	var names []string
+// is Cinder's "both" for an admin), with its extra specs, following the
+// pages by marker.
+func (c *cinderCollector) volumeTypes(ctx context.Context, sc *gophercloud.ServiceClient, base string) ([]cinderVolumeType, error) {
+	var types []cinderVolumeType
 	seen := map[string]bool{}
 	marker := ""
 	for {
@@ -262,10 +267,7 @@ func (c *cinderCollector) volumeTypes(ctx context.Context, sc *gophercloud.Servi
 			q.Set("marker", marker)
 		}
 		var body struct {
-			Types *[]struct {
-				ID   string `json:"id"`
-				Name string `json:"name"`
-			} `json:"volume_types"`
+			Types *[]cinderVolumeType `json:"volume_types"`
 		}
 		if err := c.get(ctx, sc, "list_volume_types", base+"types?"+q.Encode(), &body); err != nil {
 			return nil, err
@@ -281,96 +283,75 @@ func (c *cinderCollector) volumeTypes(ctx context.Context, sc *gophercloud.Servi
 				continue
 			}
 			seen[t.ID] = true
-			names = append(names, t.Name)
+			types = append(types, t)
 			marker = t.ID
 			added++
 		}
 		if added == 0 {
-			sort.Strings(names)
-			return names, nil
+			return types, nil
 		}
 	}
 }
 
-// volumeTypePools sends, for each selected volume type, the pools that can
-// serve it: one get_pools?volume_type= request per type, at most 4 at a
-// time.
-func (c *cinderCollector) volumeTypePools(ctx context.Context, sc *gophercloud.ServiceClient, base string, sel VolumeTypeSelection, ch chan<- prometheus.Metric) error {
+// volumeTypePools sends, for each selected volume type, the pools whose
+// capabilities satisfy its extra specs (see cinder_types.go), by type
+// name. A type of the list that Cinder does not know fails the poll's
+// success, after the others were sent.
+func (c *cinderCollector) volumeTypePools(ctx context.Context, sc *gophercloud.ServiceClient, base string, sel VolumeTypeSelection, pools []cinderPool, ch chan<- prometheus.Metric) error {
 	if sel.empty() {
 		return nil
 	}
-	if c.version.Less(cinderVolumeTypeFilter) {
-		err := errorAt("cinder.volume_types", "needs Cinder microversion %s, the server offers up to %s; not sent", cinderVolumeTypeFilter, c.version)
-		c.typeErrors = logQueryOutcomes(c.logger, c.typeErrors, []queryOutcome{{"volume_types", "", err}})
-		return err
-	}
-	types := sel.Names
-	if sel.All {
-		var err error
-		if types, err = c.volumeTypes(ctx, sc, base); err != nil {
-			err = fmt.Errorf("listing volume types: %w", err)
-			c.typeErrors = logQueryOutcomes(c.logger, c.typeErrors, []queryOutcome{{"volume_types", "all", err}})
-			return err
+	all, err := c.volumeTypes(ctx, sc, base)
+	var chosen []cinderVolumeType
+	var unknown []string
+	if err == nil {
+		if sel.All {
+			chosen = all
 		}
-	}
-	members := make([][]string, len(types))
-	errs := make([]error, len(types))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	for i, t := range types {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			pools, err := c.listPools(ctx, sc, base, false, url.Values{"volume_type": {t}}, "list_volume_type_pools")
-			if err != nil {
-				errs[i] = err
-				return
+		for _, want := range sel.Names {
+			i := slices.IndexFunc(all, func(t cinderVolumeType) bool { return t.Name == want || t.ID == want })
+			if i < 0 {
+				unknown = append(unknown, want)
+				continue
 			}
-			seen := map[string]bool{}
-			for _, p := range pools {
-				if !seen[p.Name] {
-					seen[p.Name] = true
-					members[i] = append(members[i], p.Name)
-				}
+			if !slices.ContainsFunc(chosen, func(t cinderVolumeType) bool { return t.ID == all[i].ID }) {
+				chosen = append(chosen, all[i]) // a type given by name and by id counts once
 			}
-			sort.Strings(members[i])
-		}()
-	}
-	wg.Wait()
-	outcomes := make([]queryOutcome, len(types))
-	var failed []string
-	for i, t := range types {
-		outcomes[i] = queryOutcome{"volume_type " + t, "volume_type=" + t, errs[i]}
-		if errs[i] != nil {
-			failed = append(failed, t)
 		}
-	}
-	c.typeErrors = logQueryOutcomes(c.logger, c.typeErrors, outcomes)
-	for i, t := range types {
-		if errs[i] == nil {
-			ch <- prometheus.MustNewConstMetric(cinderTypePoolsDesc, prometheus.GaugeValue, float64(len(members[i])), t)
+		if len(unknown) > 0 {
+			err = fmt.Errorf("cinder.volume_types: Cinder has no volume type %s (by name or id)", strings.Join(unknown, ", "))
 		}
+	} else {
+		err = fmt.Errorf("listing volume types: %w", err)
 	}
-	for i, t := range types {
+	c.typeErrors = logQueryOutcomes(c.logger, c.typeErrors, []queryOutcome{{"volume_types", "", err}})
+	sort.Slice(chosen, func(i, j int) bool { return chosen[i].Name < chosen[j].Name })
+	members := make([][]string, len(chosen))
+	for i, t := range chosen {
+		for _, p := range pools {
+			if cinderPoolSatisfies(p.Capabilities, t.ExtraSpecs) {
+				members[i] = append(members[i], p.Name)
+			}
+		}
+		sort.Strings(members[i])
+	}
+	for i, t := range chosen {
+		ch <- prometheus.MustNewConstMetric(cinderTypePoolsDesc, prometheus.GaugeValue, float64(len(members[i])), t.Name)
+	}
+	for i, t := range chosen {
 		for _, name := range members[i] {
-			ch <- prometheus.MustNewConstMetric(cinderTypePoolInfoDesc, prometheus.GaugeValue, 1, t, name)
+			ch <- prometheus.MustNewConstMetric(cinderTypePoolInfoDesc, prometheus.GaugeValue, 1, t.Name, name)
 		}
 	}
-	if len(failed) > 0 {
-		return fmt.Errorf("the pools of volume type %s could not be read: %w", strings.Join(failed, ", "), errors.Join(errs...))
-	}
-	return nil
+	return err
 }
 
 // emitPools sends the pool families, each family whole before the next
-// (see snapshotEncoder), and returns the pools it listed.
-func (c *cinderCollector) emitPools(pools []cinderPool, schedulerRatio string, ch chan<- prometheus.Metric) []poolID {
+// (see snapshotEncoder), and returns their identities.
+func (c *cinderCollector) emitPools(unique []cinderPool, schedulerRatio string, ch chan<- prometheus.Metric) []poolID {
 	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
 	}
-	unique := uniquePools(pools, (*cinderPool).id, c.inconsistent, c.logger, "Cinder")
 	ids := make([]poolID, len(unique))
 	for i := range unique {
 		ids[i] = unique[i].id()

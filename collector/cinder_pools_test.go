@@ -2,9 +2,11 @@ package collector
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,7 +18,56 @@ import (
 
 const cinderProject = "0123456789abcdef0123456789abcdef"
 
-var cinderCassette = filepath.Join("testdata", "cinder", "apiref.json")
+// cinderRig is a cassette of the real Cinder rig's recordings: the rig's
+// own (collector/testdata/cinder/index.json, one file per answer) and what
+// the collector needs beyond them (testdata/cinder-extra.json). Requests
+// are matched on the microversion header, not the token; answers that
+// differ from others only by the token (another project, none) are left
+// to the tests that want them.
+func cinderRig(t testing.TB) []string {
+	t.Helper()
+	dir := filepath.Join("testdata", "cinder")
+	data, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var index struct {
+		RecordedFrom string `json:"recorded_from"`
+		Answers      []struct {
+			interaction
+			File string `json:"file"`
+		} `json:"answers"`
+	}
+	if err := json.Unmarshal(data, &index); err != nil {
+		t.Fatal(err)
+	}
+	out := cassette{RecordedFrom: index.RecordedFrom}
+	for _, a := range index.Answers {
+		if a.File == "error-project-mismatch.json" || a.File == "no-token.json" {
+			continue
+		}
+		body, err := os.ReadFile(filepath.Join(dir, a.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		it := a.interaction
+		it.Body = string(body)
+		it.Headers = map[string]string{}
+		if v, ok := a.Headers["OpenStack-API-Version"]; ok {
+			it.Headers["OpenStack-API-Version"] = v
+		}
+		out.Interactions = append(out.Interactions, it)
+	}
+	data, err = json.Marshal(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "cinder-rig.json")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{path, filepath.Join("testdata", "cinder-extra.json")}
+}
 
 func newTestCinder(t testing.TB, endpoint string) *cinderCollector {
 	c, err := newCinderCollector(Deps{Logger: nopLogger(), Session: testSession(map[string]string{"block_storage": endpoint}, 5*time.Second)})
@@ -38,15 +89,17 @@ cinder:
   volume_types: all
   queries:
     by_name: {name: "rig-vol1@alpha#a1"}
-    no_such_type: {volume_type: nope}
+    host_is_no_prefix: {name: rig-vol1}
+    no_regex: {name: "rig-vol1@alpha#a.*"}
 `
 
-// The pools with "infinite", "unknown", "auto", string and fractional
-// numbers, a back end down and one not reporting its state; a query by
-// name, one the server rejects, and every volume type's pools. The
-// endpoint may be the catalog's .../v3/<project>, the bare server or .../v3.
+// The real rig's pools with "infinite", "unknown", "auto", string and
+// fractional numbers, a back end down and one not reporting its state;
+// queries by name (an exact match: neither prefix nor regex matches), and
+// every volume type's pools. The endpoint may be the catalog's
+// .../v3/<project>, the bare server or .../v3.
 func TestCinderPools(t *testing.T) {
-	srv := newFixtureServer(t, cinderCassette)
+	srv := newFixtureServer(t, cinderRig(t)...)
 	for _, endpoint := range []string{srv.URL + "/v3/" + cinderProject, srv.URL, srv.URL + "/v3/"} {
 		t.Run(strings.TrimPrefix(endpoint, srv.URL), func(t *testing.T) {
 			c := newTestCinder(t, endpoint)
@@ -54,7 +107,7 @@ func TestCinderPools(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			assertGolden(t, metrics, "cinder-apiref")
+			assertGolden(t, metrics, "cinder-rig")
 			problems, err := testutil.CollectAndLint(replay(metrics))
 			if err != nil || len(problems) > 0 {
 				t.Errorf("lint: %v %+v", err, problems)
@@ -63,11 +116,11 @@ func TestCinderPools(t *testing.T) {
 	}
 }
 
-// One request for the list, one per query, the type list (two pages: the
-// exporter cannot know the page size) and one per type, every poll, plus
-// discovery once; the microversion header on each.
+// One request for the list, one per query and the type list (two pages:
+// the exporter cannot know the page size), every poll, plus discovery
+// once; the microversion header on each.
 func TestCinderRequestsPerPoll(t *testing.T) {
-	srv := newFixtureServer(t, cinderCassette)
+	srv := newFixtureServer(t, cinderRig(t)...)
 	var badHeader []string
 	srv.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.URL.Path != "/" && r.Header.Get("OpenStack-API-Version") != "volume 3.70" {
@@ -83,8 +136,8 @@ func TestCinderRequestsPerPoll(t *testing.T) {
 		}
 	}
 	counts := srv.requests()
-	if counts["GET /"] != 1 || countMatching(counts, "detail=true") != 3 || countMatching(counts, "get_pools") != 15 ||
-		countMatching(counts, "/types?") != 6 {
+	if counts["GET /"] != 1 || countMatching(counts, "detail=true") != 3 || countMatching(counts, "get_pools") != 12 ||
+		countMatching(counts, "/types?") != 6 || len(counts) != 7 {
 		t.Errorf("requests:\n%s", describeCounts(counts))
 	}
 	if len(badHeader) > 0 {
@@ -92,10 +145,12 @@ func TestCinderRequestsPerPoll(t *testing.T) {
 	}
 }
 
-// Without volume_types nothing about types is asked; listed types are
-// asked by the given name, and their labels are those names.
+// Without volume_types nothing about types is asked. A listed type is
+// found by name or by id and labelled by its name; its pools are those
+// whose capabilities satisfy its extra specs: silver wants
+// volume_backend_name=beta, tiny also pool_name=b2.
 func TestCinderVolumeTypeSelection(t *testing.T) {
-	srv := newFixtureServer(t, cinderCassette)
+	srv := newFixtureServer(t, cinderRig(t)...)
 	c := newTestCinder(t, srv.URL+"/v3/"+cinderProject)
 	if _, err := pollCinder(t, c, mustConfig(t, "cinder: {}\n")); err != nil {
 		t.Fatal(err)
@@ -103,47 +158,54 @@ func TestCinderVolumeTypeSelection(t *testing.T) {
 	if counts := srv.requests(); countMatching(counts, "types") != 0 || countMatching(counts, "volume_type") != 0 {
 		t.Errorf("requests:\n%s", describeCounts(counts))
 	}
-	metrics, err := pollCinder(t, c, mustConfig(t, "cinder:\n  volume_types: [beta]\n"))
+	tinyID := "424f41d5-b26f-413d-8365-2fdda2c2087e" // in cinder-extra.json
+	metrics, err := pollCinder(t, c, mustConfig(t, "cinder:\n  volume_types: [silver, "+tinyID+", tiny]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := `
-# HELP openstack_cinder_volume_type_pools Pools that can serve the volume type, as the scheduler's filters judge them (absent while its request fails).
+# HELP openstack_cinder_volume_type_pool_info 1 for each pool whose capabilities satisfy the volume type's extra specs.
+# TYPE openstack_cinder_volume_type_pool_info gauge
+openstack_cinder_volume_type_pool_info{name="rig-vol1@beta#b0",volume_type="silver"} 1
+openstack_cinder_volume_type_pool_info{name="rig-vol1@beta#b1",volume_type="silver"} 1
+openstack_cinder_volume_type_pool_info{name="rig-vol1@beta#b2",volume_type="silver"} 1
+openstack_cinder_volume_type_pool_info{name="rig-vol1@beta#b2",volume_type="tiny"} 1
+# HELP openstack_cinder_volume_type_pools Pools whose capabilities satisfy the volume type's extra specs, as Cinder's CapabilitiesFilter judges them (capacity aside: see openstack_cinder_pool_capacity_virtual_free_bytes).
 # TYPE openstack_cinder_volume_type_pools gauge
-openstack_cinder_volume_type_pools{volume_type="beta"} 3
+openstack_cinder_volume_type_pools{volume_type="silver"} 3
+openstack_cinder_volume_type_pools{volume_type="tiny"} 1
 `
-	if err := testutil.CollectAndCompare(replay(metrics), strings.NewReader(want), "openstack_cinder_volume_type_pools"); err != nil {
+	if err := testutil.CollectAndCompare(replay(metrics), strings.NewReader(want), "openstack_cinder_volume_type_pools", "openstack_cinder_volume_type_pool_info"); err != nil {
 		t.Error(err)
 	}
-	if counts := srv.requests(); countMatching(counts, "/types") != 0 || countMatching(counts, "volume_type=beta") != 1 {
+	if counts := srv.requests(); countMatching(counts, "/types?") != 2 || countMatching(counts, "volume_type") != 0 {
 		t.Errorf("requests:\n%s", describeCounts(counts))
 	}
 }
 
-// A volume type the server does not know fails the poll's collector
+// A listed volume type Cinder does not know fails the poll's collector
 // success (the type metrics are incomplete) but not up, and the other
-// types are still reported.
+// types are still reported; the failure is logged once, not every poll.
 func TestCinderUnknownVolumeType(t *testing.T) {
-	srv := newFixtureServer(t, cinderCassette)
+	srv := newFixtureServer(t, cinderRig(t)...)
 	var logged strings.Builder
 	c := newTestCinder(t, srv.URL+"/v3/"+cinderProject)
 	c.logger = logfmtTo(&logged)
-	cfg := mustConfig(t, "cinder:\n  volume_types: [nope, alpha]\n")
+	cfg := mustConfig(t, "cinder:\n  volume_types: [nope, gold]\n")
 	var metrics []prometheus.Metric
 	var err error
 	for i := 0; i < 2; i++ {
 		metrics, err = pollCinder(t, c, cfg)
-		if err == nil || !strings.Contains(err.Error(), "volume type nope could not be read: rejected by Cinder: ") ||
-			!strings.Contains(err.Error(), "Volume type with name or id nope could not be found.") {
+		if err == nil || err.Error() != "cinder.volume_types: Cinder has no volume type nope (by name or id)" {
 			t.Fatalf("poll error %v", err)
 		}
 	}
 	if got := exposition(t, metrics, "openstack_cinder_up", "openstack_cinder_volume_type_pools"); got != `# HELP openstack_cinder_up 1 if the last poll of the Cinder scheduler-stats pools succeeded, 0 if not.
 # TYPE openstack_cinder_up gauge
 openstack_cinder_up 1
-# HELP openstack_cinder_volume_type_pools Pools that can serve the volume type, as the scheduler's filters judge them (absent while its request fails).
+# HELP openstack_cinder_volume_type_pools Pools whose capabilities satisfy the volume type's extra specs, as Cinder's CapabilitiesFilter judges them (capacity aside: see openstack_cinder_pool_capacity_virtual_free_bytes).
 # TYPE openstack_cinder_volume_type_pools gauge
-openstack_cinder_volume_type_pools{volume_type="alpha"} 4
+openstack_cinder_volume_type_pools{volume_type="gold"} 4
 ` {
 		t.Errorf("got:\n%s", got)
 	}
@@ -152,11 +214,11 @@ openstack_cinder_volume_type_pools{volume_type="alpha"} 4
 	}
 }
 
-// A server below 3.28 cannot filter by name, below 3.35 by volume type:
-// such queries and the volume types are not sent (Cinder would silently
-// answer every pool), and a reload that has them is rejected.
+// A server below 3.28 cannot filter by name: such a query is not sent
+// (Cinder would silently answer every pool), and a reload that has one is
+// rejected.
 func TestCinderOldServer(t *testing.T) {
-	srv := newFixtureServer(t, cinderCassette)
+	srv := newFixtureServer(t, cinderRig(t)...)
 	srv.load() // no recorded 3.27 answers: only the list is allowed below
 	srv.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
 		switch {
@@ -185,21 +247,12 @@ func TestCinderOldServer(t *testing.T) {
 	if !strings.Contains(logged.String(), `err="not sent, the server cannot run it: cinder.queries.one.name: needs Cinder microversion 3.28, the server offers up to 3.27`) {
 		t.Errorf("log:\n%s", logged.String())
 	}
-	for _, tc := range []struct{ yaml, want string }{
-		{"cinder:\n  queries:\n    one: {name: h@b#p}\n", "cinder.queries.one.name: needs Cinder microversion 3.28, the server offers up to 3.27 (below it Cinder silently answers every pool)"},
-		{"cinder:\n  queries:\n    gold: {volume_type: gold}\n", "cinder.queries.gold.volume_type: needs Cinder microversion 3.35, the server offers up to 3.27 (below it Cinder silently answers every pool)"},
-		{"cinder:\n  volume_types: all\n", "cinder.volume_types: needs Cinder microversion 3.35, the server offers up to 3.27 (below it Cinder silently answers every pool)"},
-	} {
-		if err := c.CheckConfig(mustConfig(t, tc.yaml)); err == nil || err.Error() != tc.want {
-			t.Errorf("reload of %q: %v, want %s", tc.yaml, err, tc.want)
-		}
+	if err := c.CheckConfig(cfg); err == nil ||
+		err.Error() != "cinder.queries.one.name: needs Cinder microversion 3.28, the server offers up to 3.27 (below it Cinder silently answers every pool)" {
+		t.Errorf("reload: %v", err)
 	}
-	if err := c.CheckConfig(mustConfig(t, "cinder: {}\n")); err != nil {
+	if err := c.CheckConfig(mustConfig(t, "cinder:\n  volume_types: all\n")); err != nil {
 		t.Error(err)
-	}
-	_, err = pollCinder(t, c, mustConfig(t, "cinder:\n  volume_types: [gold]\n"))
-	if err == nil || !strings.Contains(err.Error(), "cinder.volume_types: needs Cinder microversion 3.35") {
-		t.Errorf("volume types against 3.27: %v", err)
 	}
 }
 
@@ -207,7 +260,7 @@ func TestCinderOldServer(t *testing.T) {
 // 500; the poll gives up at its own timeout and reports up 0, and recovers.
 // Garbage, a body without the list and one past the size bound likewise.
 func TestCinderFaultsAndRecovery(t *testing.T) {
-	srv := newFixtureServer(t, cinderCassette)
+	srv := newFixtureServer(t, cinderRig(t)...)
 	c := newTestCinder(t, srv.URL+"/v3/"+cinderProject)
 	cfg := mustConfig(t, "cinder:\n  timeout: 300ms\n")
 	if _, err := pollCinder(t, c, cfg); err != nil {
@@ -233,6 +286,8 @@ func TestCinderFaultsAndRecovery(t *testing.T) {
 		{"garbage", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"pools": "lots"}`) }, "cannot unmarshal"},
 		{"not json", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `<html>proxy error</html>`) }, "decoding the response"},
 		{"no pools key", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{}`) }, "the response has no pools list"},
+		{"no token", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) },
+			"Cinder answered 204 No Content: it received no token"},
 	} {
 		t.Run(fault.name, func(t *testing.T) {
 			srv.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
@@ -271,7 +326,7 @@ func TestCinderFaultsAndRecovery(t *testing.T) {
 // pool listed twice keeps its first entry, likewise logged once and
 // counted.
 func TestCinderInconsistentPools(t *testing.T) {
-	srv := newFixtureServer(t, cinderCassette)
+	srv := newFixtureServer(t, cinderRig(t)...)
 	srv.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.URL.RawQuery != "detail=true" {
 			return false
@@ -335,7 +390,7 @@ openstack_cinder_pool_backend_up{backend="b",host="h",name="h@b#p2",pool="p2"} 0
 
 // A pool value of a megabyte of text is logged cut short.
 func TestCinderHugeValueIsLoggedCut(t *testing.T) {
-	srv := newFixtureServer(t, cinderCassette)
+	srv := newFixtureServer(t, cinderRig(t)...)
 	huge := strings.Repeat("x", 1<<20)
 	srv.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.URL.RawQuery != "detail=true" {
@@ -363,7 +418,7 @@ func TestCinderHugeValueIsLoggedCut(t *testing.T) {
 // A pool that drops out of the list is reported missing from the first
 // successful poll that lacked it; a failed poll in between is no evidence.
 func TestCinderMissingPools(t *testing.T) {
-	srv := newFixtureServer(t, cinderCassette)
+	srv := newFixtureServer(t, cinderRig(t)...)
 	clock := &fakeClock{t: time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)}
 	c := newTestCinder(t, srv.URL+"/v3/"+cinderProject)
 	c.missing.now = clock.now
