@@ -9,6 +9,13 @@ Subcommands:
                             with the values the driver reports for them
                             (the pools file adjusted by the ledger)
   pools                     print the get_pools?detail=true body
+  create-volume TYPE SIZE   create a volume, wait until it is available or
+                            in error; prints "<id> <status> <host>"
+  fill TYPE SIZE [MAX]      create volumes of TYPE until the scheduler
+                            refuses one (status error: NoValidHost) or MAX
+                            (100) were created; prints how many fitted and
+                            leaves the refused one in error
+  delete-volumes            delete every volume, wait until they are gone
 """
 
 import argparse
@@ -103,7 +110,10 @@ def expected_pools(pools_file, ledger_dir, hosts):
         for backend in BACKENDS.get(host, []):
             used = rig_pools.used_by_pool(rig_pools.read_ledger(ledger_dir, host, backend))
             for pool in everything.get(host, {}).get(backend, []):
-                want["%s@%s#%s" % (host, backend, pool["pool_name"])] = rig_pools.adjust(pool, used)
+                reported = rig_pools.adjust(pool, used)
+                # The volume manager's own count: the same volumes.
+                reported["allocated_capacity_gb"] = used.get(pool["pool_name"], 0)
+                want["%s@%s#%s" % (host, backend, pool["pool_name"])] = reported
     return want
 
 
@@ -116,9 +126,8 @@ def same(a, b):
         return False
 
 
-# Keys the volume manager or the scheduler rewrite (allocated: the
-# manager's own count; storage_protocol: the API shows the first variant).
-_NOT_COMPARED = {"allocated_capacity_gb", "storage_protocol"}
+# The API shows the first of the protocol's variants the scheduler holds.
+_NOT_COMPARED = {"storage_protocol"}
 
 
 def mismatch(api, want):
@@ -155,6 +164,55 @@ def wait_pools(api, pools_file, ledger_dir, seconds, hosts):
         time.sleep(0.5)
 
 
+def create_volume(api, vtype, size, timeout=60):
+    status, body = api.v3("POST", "/volumes", {"volume": {
+        "size": int(size), "volume_type": vtype, "name": "rig-%s" % vtype}})
+    if status != 202:
+        sys.exit("cinder rig: creating a %s GB %s volume: %s %s" % (size, vtype, status, body))
+    vol_id = body["volume"]["id"]
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = api.v3("GET", "/volumes/" + vol_id)
+        if status == 200 and body["volume"]["status"] not in ("creating",):
+            vol = body["volume"]
+            return vol_id, vol["status"], vol.get("os-vol-host-attr:host") or "-"
+        if time.monotonic() > deadline:
+            sys.exit("cinder rig: volume %s still creating after %ss" % (vol_id, timeout))
+        time.sleep(0.3)
+
+
+def fill(api, vtype, size, most):
+    n = 0
+    while n < most:
+        vol_id, status, host = create_volume(api, vtype, size)
+        print("%s %s %s" % (vol_id, status, host), file=sys.stderr)
+        if status != "available":
+            break
+        n += 1
+    print(n)
+
+
+def delete_volumes(api, timeout=60):
+    status, body = api.v3("GET", "/volumes/detail?all_tenants=1")
+    if status != 200:
+        sys.exit("cinder rig: listing volumes: %s %s" % (status, body))
+    ids = [v["id"] for v in body["volumes"]]
+    for vol_id in ids:
+        status, body = api.v3("DELETE", "/volumes/" + vol_id)
+        if status not in (202, 404):
+            sys.exit("cinder rig: deleting %s: %s %s" % (vol_id, status, body))
+    deadline = time.monotonic() + timeout
+    while ids:
+        status, body = api.v3("GET", "/volumes/detail?all_tenants=1")
+        left = {v["id"]: v["status"] for v in body["volumes"]} if status == 200 else {}
+        ids = [i for i in ids if i in left]
+        if not ids:
+            break
+        if time.monotonic() > deadline:
+            sys.exit("cinder rig: volumes left after %ss: %s" % (timeout, left))
+        time.sleep(0.3)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--url", required=True)
@@ -175,6 +233,12 @@ def main():
         print(json.dumps(body, indent=2))
         if status != 200:
             sys.exit(status)
+    elif a.cmd == "create-volume":
+        print("%s %s %s" % create_volume(api, a.args[0], a.args[1]))
+    elif a.cmd == "fill":
+        fill(api, a.args[0], a.args[1], int(a.args[2]) if len(a.args) > 2 else 100)
+    elif a.cmd == "delete-volumes":
+        delete_volumes(api)
     else:
         sys.exit("unknown command %s" % a.cmd)
 

@@ -158,6 +158,13 @@ backend_stats_polling_interval = 3
 # first report.
 scheduler_driver_init_wait_time = 10
 enable_v3_api = true
+# No quota (the default quota class, which db sync writes, allows 10 volumes
+# a project): filling pools until the scheduler refuses must meet the
+# CapacityFilter, not the quota.
+use_default_quota_class = false
+quota_volumes = -1
+quota_gigabytes = -1
+quota_snapshots = -1
 
 [database]
 connection = postgresql+psycopg2://cinder:cinder@127.0.0.1:$PG_PORT/cinder
