@@ -34,7 +34,10 @@ type cinderPoolCapacity struct {
 	total, free cinderAmount // absent: 0
 	allocated   float64      // absent: 0
 	provisioned float64      // absent: allocated
-	thinSupport bool         // thin_provisioning_support, as Python truth
+	// provisionedNone: provisioned is null (Python's None), which the
+	// scheduler can hold but not compute with.
+	provisionedNone bool
+	thinSupport     bool // thin_provisioning_support, as Python truth
 	// ratio is max_over_subscription_ratio as reported: "" when absent or
 	// false in Python's sense (then the scheduler's own applies), "auto",
 	// or a number as text.
@@ -57,6 +60,9 @@ func (p cinderPoolCapacity) resolvedOverSubscription(schedulerDefault string) (f
 		ratio = schedulerDefault
 	}
 	if ratio == "auto" {
+		if p.provisionedNone {
+			return 0, errNotComputable // float(None) in Cinder
+		}
 		if p.provisioned == 0 {
 			return initialAutoOverSubscription, nil
 		}
@@ -98,6 +104,9 @@ func (p cinderPoolCapacity) virtualFree(ratio float64) (gib float64, ok bool) {
 	}
 	if p.total.gib <= 0 {
 		return 0, true
+	}
+	if p.provisionedNone {
+		return 0, false // None in Cinder's arithmetic: the filter fails
 	}
 	// The filter assumes a thin volume unless the type says thick, and
 	// passes the ratio only for a pool that supports thin provisioning.
@@ -163,14 +172,23 @@ func cinderCapacityOf(caps capabilities) (p cinderPoolCapacity, err error) {
 	if p.free, err = cinderAmountOf(caps, "free_capacity_gb"); err != nil {
 		return p, err
 	}
-	if p.allocated, err = cinderNumberOf(caps, "allocated_capacity_gb", 0); err != nil {
+	var allocatedNone, reservedNone bool
+	if p.allocated, allocatedNone, err = cinderNumberOf(caps, "allocated_capacity_gb", 0); err != nil {
 		return p, err
 	}
-	if p.provisioned, err = cinderNumberOf(caps, "provisioned_capacity_gb", p.allocated); err != nil {
+	p.provisionedNone = allocatedNone
+	if _, present := caps["provisioned_capacity_gb"]; present {
+		if p.provisioned, p.provisionedNone, err = cinderNumberOf(caps, "provisioned_capacity_gb", 0); err != nil {
+			return p, err
+		}
+	} else {
+		p.provisioned = p.allocated
+	}
+	if p.reserved, reservedNone, err = cinderNumberOf(caps, "reserved_percentage", 0); err != nil {
 		return p, err
 	}
-	if p.reserved, err = cinderNumberOf(caps, "reserved_percentage", 0); err != nil {
-		return p, err
+	if reservedNone {
+		return p, errNotComputable // float(None): the filter fails on every pool
 	}
 	p.thinSupport = pythonTruth(caps["thin_provisioning_support"])
 	if raw, ok := caps["max_over_subscription_ratio"]; ok && pythonTruth(raw) {
@@ -207,18 +225,24 @@ func cinderAmountOf(caps capabilities, key string) (cinderAmount, error) {
 	return cinderAmount{gib: v}, nil
 }
 
-func cinderNumberOf(caps capabilities, key string, absent float64) (float64, error) {
-	if _, present := caps[key]; !present {
-		return absent, nil
+// cinderNumberOf reads a number the scheduler computes with: absent is
+// the given default, null is reported as none.
+func cinderNumberOf(caps capabilities, key string, absent float64) (v float64, none bool, err error) {
+	raw, present := caps[key]
+	if !present {
+		return absent, false, nil
+	}
+	if string(raw) == "null" {
+		return 0, true, nil
 	}
 	v, ok, err := caps.number(key)
 	if err != nil {
-		return 0, &capabilityError{key, err}
+		return 0, false, &capabilityError{key, err}
 	}
 	if !ok || math.IsInf(v, 0) {
-		return 0, errNotComputable
+		return 0, false, errNotComputable
 	}
-	return v, nil
+	return v, false, nil
 }
 
 // errNotComputable: a value the scheduler cannot compute with, though a

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"testing"
 )
@@ -59,6 +60,8 @@ func TestCinderVirtualFree(t *testing.T) {
 		{"total zero", `{"free_capacity_gb": 100}`, "20.0", 1, 0},
 		// free null: the filter's fail-safe refuses.
 		{"free null", `{"total_capacity_gb": 100, "free_capacity_gb": null}`, "20.0", 1, 0},
+		// provisioned null (as the rig's infinite pool reports it): not needed when free is infinite.
+		{"infinite, provisioned null", `{"total_capacity_gb": "infinite", "free_capacity_gb": "infinite", "provisioned_capacity_gb": null, "allocated_capacity_gb": 0, "max_over_subscription_ratio": 1.5, "thin_provisioning_support": true}`, "20.0", 1, inf},
 		// the string "False" is true in Python: thin support.
 		{"truthy string", `{"total_capacity_gb": 10, "free_capacity_gb": 1, "max_over_subscription_ratio": 2, "thin_provisioning_support": "False"}`, "20.0", 2, 20},
 	} {
@@ -87,6 +90,8 @@ func TestCinderVirtualFree(t *testing.T) {
 func TestCinderVirtualFreeNotComputable(t *testing.T) {
 	for _, text := range []string{
 		`{"total_capacity_gb": null, "free_capacity_gb": 10}`,
+		// None in the arithmetic: Cinder's filter raises a TypeError.
+		`{"total_capacity_gb": 10, "free_capacity_gb": 10, "provisioned_capacity_gb": null}`,
 	} {
 		var caps capabilities
 		if err := json.Unmarshal([]byte(text), &caps); err != nil {
@@ -123,6 +128,27 @@ func TestPythonRound2(t *testing.T) {
 	for in, want := range map[float64]float64{0.125: 0.12, 0.375: 0.38, 2.675: 2.67, 767.1314741035856: 767.13, -50: -50, 1.005: 1, 0.615: 0.61} {
 		if got := pythonRound2(in); got != want {
 			t.Errorf("round(%v, 2) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// auto with a null provisioned capacity, and a null reserve, are what
+// Cinder cannot compute (float(None)): no ratio, no virtual free capacity.
+func TestCinderNoneIsNotComputable(t *testing.T) {
+	for _, text := range []string{
+		`{"total_capacity_gb": 10, "free_capacity_gb": 5, "provisioned_capacity_gb": null, "max_over_subscription_ratio": "auto", "thin_provisioning_support": true}`,
+		`{"total_capacity_gb": 10, "free_capacity_gb": 5, "reserved_percentage": null}`,
+	} {
+		var caps capabilities
+		if err := json.Unmarshal([]byte(text), &caps); err != nil {
+			t.Fatal(err)
+		}
+		p, err := cinderCapacityOf(caps)
+		if err == nil {
+			_, err = p.resolvedOverSubscription("20.0")
+		}
+		if !errors.Is(err, errNotComputable) {
+			t.Errorf("%s: %v, want not computable", text, err)
 		}
 	}
 }

@@ -415,6 +415,9 @@ func (c *cinderCollector) emitPools(unique []cinderPool, schedulerRatio string, 
 			continue
 		}
 		ratio, err := capacity.resolvedOverSubscription(schedulerRatio)
+		if errors.Is(err, errNotComputable) {
+			continue
+		}
 		if err != nil {
 			unparsable(i, "max_over_subscription_ratio", err)
 			continue

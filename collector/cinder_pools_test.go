@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,10 +22,11 @@ const cinderProject = "0123456789abcdef0123456789abcdef"
 // cinderRig is a cassette of the real Cinder rig's recordings: the rig's
 // own (collector/testdata/cinder/index.json, one file per answer) and what
 // the collector needs beyond them (testdata/cinder-extra.json). Requests
-// are matched on the microversion header, not the token; answers that
-// differ from others only by the token (another project, none) are left
-// to the tests that want them.
-func cinderRig(t testing.TB) []string {
+// are matched on the microversion header, not the token. A recording of a
+// request already recorded (another token, a stopped service, volumes
+// created) is served only when named in instead, and then in place of the
+// first.
+func cinderRig(t testing.TB, instead ...string) []string {
 	t.Helper()
 	dir := filepath.Join("testdata", "cinder")
 	data, err := os.ReadFile(filepath.Join(dir, "index.json"))
@@ -42,10 +44,15 @@ func cinderRig(t testing.TB) []string {
 		t.Fatal(err)
 	}
 	out := cassette{RecordedFrom: index.RecordedFrom}
+	seen := map[string]bool{}
+	var preferred []interaction
 	for _, a := range index.Answers {
-		if a.File == "error-project-mismatch.json" || a.File == "no-token.json" {
+		key := a.Method + " " + a.Path + "?" + a.Query + " " + a.Headers["OpenStack-API-Version"]
+		wanted := slices.Contains(instead, a.File)
+		if seen[key] && !wanted {
 			continue
 		}
+		seen[key] = true
 		body, err := os.ReadFile(filepath.Join(dir, a.File))
 		if err != nil {
 			t.Fatal(err)
@@ -56,8 +63,13 @@ func cinderRig(t testing.TB) []string {
 		if v, ok := a.Headers["OpenStack-API-Version"]; ok {
 			it.Headers["OpenStack-API-Version"] = v
 		}
-		out.Interactions = append(out.Interactions, it)
+		if wanted {
+			preferred = append(preferred, it)
+		} else {
+			out.Interactions = append(out.Interactions, it)
+		}
 	}
+	out.Interactions = append(preferred, out.Interactions...)
 	data, err = json.Marshal(out)
 	if err != nil {
 		t.Fatal(err)
@@ -462,5 +474,70 @@ func TestCinderMissingPools(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(replay(metrics), "openstack_cinder_pool_missing_since_timestamp_seconds"); n != 0 {
 		t.Errorf("%d missing pools after the retention was switched off and on", n)
+	}
+}
+
+// The real Cinder with its scheduler stopped answers 500 after its RPC
+// timeout: up 0, nothing else; with a volume service stopped its pool
+// drops out of the list and is reported missing; with volumes created the
+// virtual free capacity follows (b2 full, a1 5 GB more provisioned).
+func TestCinderRigStates(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)}
+	srv := newFixtureServer(t, cinderRig(t)...)
+	c := newTestCinder(t, srv.URL+"/v3/"+cinderProject)
+	c.missing.now = clock.now
+	cfg := mustConfig(t, "cinder: {}\n")
+	if _, err := pollCinder(t, c, cfg); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.load(cinderRig(t, "error-scheduler-stopped.json")...)
+	clock.advance(time.Minute)
+	metrics, err := pollCinder(t, c, cfg)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 500: The server has either erred or is incapable of performing the requested operation.") {
+		t.Errorf("error %v", err)
+	}
+	if got := exposition(t, metrics); got != "# HELP openstack_cinder_up 1 if the last poll of the Cinder scheduler-stats pools succeeded, 0 if not.\n# TYPE openstack_cinder_up gauge\nopenstack_cinder_up 0\n" {
+		t.Errorf("scheduler stopped:\n%s", got)
+	}
+
+	srv.load(cinderRig(t, "pools-detail-vol10-stopped.json")...)
+	clock.advance(time.Minute)
+	if metrics, err = pollCinder(t, c, cfg); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP openstack_cinder_pool_missing_since_timestamp_seconds Unix time of the first successful poll whose complete pool list lacked this pool, which an earlier poll within cinder.missing_pools_retention listed; absent while the pool is listed. The exporter's memory: a restart forgets.
+# TYPE openstack_cinder_pool_missing_since_timestamp_seconds gauge
+openstack_cinder_pool_missing_since_timestamp_seconds{backend="alpha",host="rig-vol10",name="rig-vol10@alpha#a0",pool="a0"} 1.79619852e+09
+# HELP openstack_cinder_pools Storage pools the Cinder scheduler knows, per volume host and back end.
+# TYPE openstack_cinder_pools gauge
+openstack_cinder_pools{backend="alpha",host="rig-vol1"} 3
+openstack_cinder_pools{backend="beta",host="rig-vol1"} 3
+`
+	if err := testutil.CollectAndCompare(replay(metrics), strings.NewReader(want), "openstack_cinder_pool_missing_since_timestamp_seconds", "openstack_cinder_pools"); err != nil {
+		t.Error(err)
+	}
+
+	srv.load(cinderRig(t, "pools-detail-with-volumes.json")...)
+	if metrics, err = pollCinder(t, c, cfg); err != nil {
+		t.Fatal(err)
+	}
+	want = `
+# HELP openstack_cinder_pool_capacity_virtual_free_bytes Largest volume the scheduler's capacity filter accepts on the pool for a volume type without provisioning:type thick, computed from the reported capabilities as Cinder's calculate_virtual_free_capacity does; +Inf when the filter accepts any size, 0 when none.
+# TYPE openstack_cinder_pool_capacity_virtual_free_bytes gauge
+openstack_cinder_pool_capacity_virtual_free_bytes{backend="alpha",host="rig-vol1",name="rig-vol1@alpha#a0",pool="a0"} 9.126805504e+11
+openstack_cinder_pool_capacity_virtual_free_bytes{backend="alpha",host="rig-vol1",name="rig-vol1@alpha#a1",pool="a1"} 3.9723078778880e+13
+openstack_cinder_pool_capacity_virtual_free_bytes{backend="alpha",host="rig-vol1",name="rig-vol1@alpha#a2",pool="a2"} 0
+openstack_cinder_pool_capacity_virtual_free_bytes{backend="alpha",host="rig-vol10",name="rig-vol10@alpha#a0",pool="a0"} 8.2369956544512e+11
+openstack_cinder_pool_capacity_virtual_free_bytes{backend="beta",host="rig-vol1",name="rig-vol1@beta#b0",pool="b0"} +Inf
+openstack_cinder_pool_capacity_virtual_free_bytes{backend="beta",host="rig-vol1",name="rig-vol1@beta#b1",pool="b1"} +Inf
+openstack_cinder_pool_capacity_virtual_free_bytes{backend="beta",host="rig-vol1",name="rig-vol1@beta#b2",pool="b2"} 0
+`
+	if err := testutil.CollectAndCompare(replay(metrics), strings.NewReader(want), "openstack_cinder_pool_capacity_virtual_free_bytes"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(replay(metrics), "openstack_cinder_pool_missing_since_timestamp_seconds"); n != 0 {
+		t.Errorf("%d pools still missing after rig-vol10 came back", n)
 	}
 }

@@ -128,9 +128,15 @@ manila:
 // missingSince checks that pool is reported missing since a time between
 // after and now (the exporter's clock and this one are the same).
 func missingSince(pool string, after time.Time) func(metrics) string {
+	return poolMissingSince("manila", pool, after)
+}
+
+// poolMissingSince is missingSince for the pools of service (manila,
+// cinder).
+func poolMissingSince(service, pool string, after time.Time) func(metrics) string {
 	return func(m metrics) string {
 		before := time.Now()
-		v, ok := m.value("openstack_manila_pool_missing_since_timestamp_seconds", labels("name", pool))
+		v, ok := m.value("openstack_"+service+"_pool_missing_since_timestamp_seconds", labels("name", pool))
 		if !ok {
 			return pool + " not reported missing"
 		}
