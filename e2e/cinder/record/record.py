@@ -41,6 +41,9 @@ PLAN = {
     "pools-name-regex": (POOLS, [("name", "rig-vol1@alpha#a.*")], v("3.70"), True),
     "pools-name-filter-3.27": (POOLS, [("name", "rig-vol1@alpha#a1")], v("3.27"), True),
     "pools-detail-volume-type-gold": (POOLS, [("detail", "true"), ("volume_type", "gold")], v("3.70"), True),
+    # volume_type works when every pool left after name has free "infinite"/"unknown"
+    "pools-volume-type-silver-name-b0": (POOLS, [("name", "rig-vol1@beta#b0"), ("volume_type", "silver")], v("3.70"), True),
+    "pools-volume-type-gold-name-b0": (POOLS, [("name", "rig-vol1@beta#b0"), ("volume_type", "gold")], v("3.70"), True),
     "pools-volume-type-gold-3.34": (POOLS, [("volume_type", "gold")], v("3.34"), True),
     "pools-volume-type-nope": (POOLS, [("volume_type", "nope")], v("3.70"), True),
     "pools-backend-filter-3.30": (POOLS, [("volume_backend_name", "alpha")], v("3.30"), True),
