@@ -17,6 +17,10 @@
 #                                  wait-pools
 #   ctl.sh reset-pools             put back pools.default.json, then
 #                                  wait-pools
+#   ctl.sh delete-volumes          delete every volume, then wait-pools
+#   ctl.sh reset                   delete every volume, put back
+#                                  pools.default.json, then wait-pools (the
+#                                  rig as start.sh leaves it)
 #   ctl.sh status                  which processes run
 # Same environment as start.sh (CINDER_PORT, STATE_DIR).
 set -euo pipefail
@@ -55,6 +59,15 @@ reset-pools)
 	set_pools "$RIG_DIR/pools.default.json"
 	rigapi wait-pools "${2:-60}" "$(running_hosts)"
 	;;
+delete-volumes)
+	rigapi delete-volumes
+	rigapi wait-pools "${2:-60}" "$(running_hosts)"
+	;;
+reset)
+	rigapi delete-volumes
+	set_pools "$RIG_DIR/pools.default.json"
+	rigapi wait-pools "${2:-60}" "$(running_hosts)"
+	;;
 status)
 	for name in postgresql rabbitmq api scheduler "${VOLUME_HOSTS[@]/#/volume-}"; do
 		if [ "$name" = postgresql ]; then
@@ -70,5 +83,5 @@ status)
 		fi
 	done
 	;;
-*) die "usage: ctl.sh stop-scheduler|start-scheduler|stop-volume HOST|start-volume HOST|wait-pools [SECONDS]|set-pools FILE|reset-pools|status" ;;
+*) die "usage: ctl.sh stop-scheduler|start-scheduler|stop-volume HOST|start-volume HOST|wait-pools [SECONDS]|set-pools FILE|reset-pools|delete-volumes|reset|status" ;;
 esac
