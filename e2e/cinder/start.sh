@@ -73,7 +73,7 @@ if [ ! -s "$HOME/.erlang.cookie" ]; then
 	chmod 400 "$HOME/.erlang.cookie"
 fi
 start_bg rabbitmq /usr/lib/rabbitmq/bin/rabbitmq-server
-wait_port "$RABBIT_PORT" 60 RabbitMQ
+wait_port "$RABBIT_PORT" 120 RabbitMQ
 
 ### Cinder configuration.
 # Debian ships api-paste.ini and resource_filters.json in cinder-common (not
@@ -198,7 +198,7 @@ fi
 api_start
 scheduler_start
 for h in "${VOLUME_HOSTS[@]}"; do volume_start "$h"; done
-rigapi wait-api 60
+rigapi wait-api 120
 wait_port "$CINDER_PORT" 5 "cinder api"
 rigapi ensure-types >"$STATE_DIR/volume-types.txt"
 rigapi wait-pools "$WAIT" "$(running_hosts)"
