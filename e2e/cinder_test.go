@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -262,8 +263,12 @@ func TestCinder(t *testing.T) {
 
 	t.Run("volume service stopped", func(t *testing.T) {
 		stopped := time.Now()
+		t.Cleanup(func() {
+			if !strings.Contains(run(t, "e2e/cinder/ctl.sh", "status"), "volume-rig-vol10 running") {
+				run(t, "e2e/cinder/ctl.sh", "start-volume", "rig-vol10")
+			}
+		})
 		run(t, "e2e/cinder/ctl.sh", "stop-volume", "rig-vol10")
-		defer run(t, "e2e/cinder/ctl.sh", "start-volume", "rig-vol10")
 		took := e.eventually(60*time.Second, "rig-vol10's pool missing", all(
 			absent("openstack_cinder_pools", labels("host", "rig-vol10")),
 			expect("openstack_cinder_pools", labels("host", "rig-vol1", "backend", "alpha"), 3),
@@ -280,8 +285,13 @@ func TestCinder(t *testing.T) {
 	})
 
 	t.Run("scheduler stopped", func(t *testing.T) {
+		// Registered first: a failing stop must not leave it stopped.
+		t.Cleanup(func() {
+			if !strings.Contains(run(t, "e2e/cinder/ctl.sh", "status"), "scheduler running") {
+				run(t, "e2e/cinder/ctl.sh", "start-scheduler")
+			}
+		})
 		run(t, "e2e/cinder/ctl.sh", "stop-scheduler")
-		defer run(t, "e2e/cinder/ctl.sh", "start-scheduler")
 		e.eventually(30*time.Second, "cinder down", all(
 			expect("openstack_cinder_up", nil, 0),
 			absent("openstack_cinder_pool_info", nil),
