@@ -97,7 +97,7 @@ docker:
 		--build-arg BUILD_USER=$(BUILD_USER) \
 		--build-arg BUILD_DATE=$(BUILD_DATE) \
 		--build-arg CREATED=$(CREATED) \
-		-t $(DOCKER_IMAGE):$(VERSION) .
+		-t $(DOCKER_IMAGE):$(VERSION) -t $(DOCKER_IMAGE):latest .
 
 clean:
 	rm -rf $(DIST) $(BUILD_DIR) $(BINARY)
