@@ -213,3 +213,40 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// The missing-pools family of each collector that has one, as it builds it:
+// the agreed names (openstack_<service>_pool_missing_since_timestamp_seconds
+// with the pool labels), HELP naming the service's retention key. The golden
+// is also what the dashboards' and alerts' name check reads.
+func TestMissingPoolsFamilies(t *testing.T) {
+	clock := &fakeClock{time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)}
+	var metrics []prometheus.Metric
+	for _, build := range []func(Deps) (Collector, error){newManilaCollector, newCinderCollector} {
+		c, err := build(Deps{Logger: nopLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m *missingPools
+		switch c := c.(type) {
+		case *manilaCollector:
+			m = c.missing
+		case *cinderCollector:
+			m = c.missing
+		}
+		m.now = clock.now
+		m.observe(view, time.Hour, [][]string{{"rig-node1@alpha#a0", "rig-node1", "alpha", "a0"}, {"rig-node10@alpha#a0", "rig-node10", "alpha", "a0"}})
+		clock.advance(time.Minute)
+		m.observe(view, time.Hour, [][]string{{"rig-node1@alpha#a0", "rig-node1", "alpha", "a0"}})
+		ch := make(chan prometheus.Metric, 10)
+		m.collect(ch)
+		close(ch)
+		for metric := range ch {
+			metrics = append(metrics, metric)
+		}
+	}
+	assertGolden(t, metrics, "missing-pools")
+	problems, err := testutil.CollectAndLint(replay(metrics))
+	if err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %+v", err, problems)
+	}
+}
