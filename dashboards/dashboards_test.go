@@ -20,6 +20,7 @@ import (
 // stableUIDs pins every dashboard's uid: links and bookmarks to a dashboard
 // break when its uid changes, so a new dashboard is added here on purpose.
 var stableUIDs = map[string]string{
+	"cinder-pools.json":       "oce-cinder-pools",
 	"exporter-health.json":    "oce-exporter-health",
 	"manila-pools.json":       "oce-manila-pools",
 	"placement-overview.json": "oce-placement-overview",
@@ -44,7 +45,7 @@ func servedOutsideCollectors(name string) bool {
 
 // Each golden file covers one collector; a prefix with no golden output at
 // all yet is reported and skipped rather than failing every name under it.
-var goldenPrefixes = []string{"openstack_placement_", "openstack_manila_", "openstack_capacity_exporter_"}
+var goldenPrefixes = []string{"openstack_placement_", "openstack_manila_", "openstack_cinder_", "openstack_capacity_exporter_"}
 
 type dashboard struct {
 	file          string
