@@ -5,6 +5,13 @@
 # 0.0.0.0:9090. Idempotent. Prints the promtool path on stdout.
 #
 #   PROMETHEUS_TOOLS_DIR  target directory (default /opt/oce-tools/prometheus)
+#   PROMETHEUS_WEB_UI=1   also the package's web UI (demo/up.sh wants it):
+#                         Debian's binary serves the classic UI from
+#                         /usr/share/prometheus/web only (built in), whose
+#                         files link into the libjs-* packages it depends on.
+#                         Those packages (static files, no services) are
+#                         installed and the directory is copied there, unless
+#                         the prometheus package already provides it.
 #
 # Result: $PROMETHEUS_TOOLS_DIR/promtool and $PROMETHEUS_TOOLS_DIR/prometheus.
 set -euo pipefail
@@ -16,8 +23,10 @@ export DEBIAN_FRONTEND=noninteractive
 
 log() { echo "install-promtool: $*" >&2; }
 
+WEB_DIR=/usr/share/prometheus/web
 installed_ok() {
   [[ -x "$TOOLS_DIR/promtool" && -x "$TOOLS_DIR/prometheus" ]] || return 1
+  if [[ "${PROMETHEUS_WEB_UI:-}" == 1 && ! -s "$WEB_DIR/templates/_base.html" ]]; then return 1; fi
   "$TOOLS_DIR/promtool" --version 2>&1 | grep -q "version ${WANT_VERSION_PREFIX}"
 }
 
@@ -66,6 +75,16 @@ for bin in promtool prometheus; do
   as_root install -m 0755 "$work/root/usr/bin/$bin" "$TOOLS_DIR/$bin.new"
   as_root mv -f "$TOOLS_DIR/$bin.new" "$TOOLS_DIR/$bin"
 done
+
+if [[ "${PROMETHEUS_WEB_UI:-}" == 1 && ! -s "$WEB_DIR/templates/_base.html" ]]; then
+  # The package's Depends minus what the binaries need (libc6, adduser).
+  ui_deps=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/^ *//; s/ .*//' | grep -E '^(libjs-|fonts-)')
+  # shellcheck disable=SC2086
+  as_root bash "$(dirname "${BASH_SOURCE[0]}")/../e2e/apt-install.sh" prometheus-ui $ui_deps >&2
+  as_root mkdir -p "$(dirname "$WEB_DIR")"
+  as_root cp -a "$work/root$WEB_DIR" "$(dirname "$WEB_DIR")/"
+  log "web UI in $WEB_DIR"
+fi
 
 if ! installed_ok; then
   log "installed binaries do not report version ${WANT_VERSION_PREFIX}x"
