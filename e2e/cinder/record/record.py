@@ -63,6 +63,9 @@ EXTRA = {
     "pools-detail-vol10-stopped": (POOLS, [("detail", "true")], v("3.70"), True),
     # after volumes of type tiny filled rig-vol1@beta#b2 and one gold volume
     "pools-detail-with-volumes": (POOLS, [("detail", "true")], v("3.70"), True),
+    # while rig-vol1@beta reports "pools": [] (Cinder then lists one pool
+    # named after the back end, without capacities)
+    "pools-detail-backend-without-pools": (POOLS, [("detail", "true")], v("3.70"), True),
 }
 
 
@@ -126,7 +129,7 @@ def main():
     order = [n for n in list(PLAN) + list(EXTRA) if n in index]
     doc = {
         "recorded_from": "Cinder 21.3.1 (Zed; Debian bookworm python3-cinder 2:21.3.1-1~deb12u1), e2e/cinder rig "
-                         "(auth_strategy=noauth, rig_driver.RigDriver with e2e/cinder/pools.default.json) at %s" % url,
+                         "(auth_strategy=noauth, rig_driver.RigDriver with e2e/cinder/pools.default.json) on 127.0.0.1",
         "notes": "Recorded by e2e/cinder/record/record.sh. Volume hosts rig-vol1 (back ends alpha, beta) and "
                  "rig-vol10 (alpha); volume types gold (volume_backend_name=alpha), silver (beta), tiny "
                  "(beta, pool_name=b2). Bodies are stored exactly as received; pools come in the scheduler's "

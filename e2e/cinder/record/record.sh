@@ -39,3 +39,14 @@ api create-volume gold 5 >/dev/null
 rec --only pools-detail-with-volumes
 api delete-volumes
 "$rig/ctl.sh" wait-pools 60
+
+# rig-vol1@beta reports an empty pool list.
+"$PY" -c '
+import json, sys
+pools = json.load(open(sys.argv[1]))
+pools["rig-vol1"]["beta"] = []
+json.dump(pools, open(sys.argv[2], "w"))' "$rig/pools.default.json" "$STATE_DIR/pools-beta-empty.json"
+cp "$STATE_DIR/pools-beta-empty.json" "$CINDER_RIG_POOLS.tmp" && mv -f "$CINDER_RIG_POOLS.tmp" "$CINDER_RIG_POOLS"
+sleep $((3 * CINDER_RIG_REPORT_INTERVAL))
+rec --only pools-detail-backend-without-pools
+"$rig/ctl.sh" reset-pools 60
