@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -210,10 +211,26 @@ func TestManilaMissingPools(t *testing.T) {
 		t.Logf("file edited at %s, refresh done %s later, b1 missing since %s (%.1f s after the edit), seen %s after the refresh",
 			removed.Format(time.RFC3339), listed.Sub(removed).Round(100*time.Millisecond), time.Unix(int64(v), 0).UTC().Format(time.RFC3339),
 			v-float64(removed.UnixNano())/1e9, took.Round(100*time.Millisecond))
-		// The series stays put over further polls.
+		// The series stays put over further polls, and over a reload that
+		// keeps the scope (another interval, retention and query).
 		e.waitForPollEnd("manila")
 		if again, _ := mustScrape(t, e).value("openstack_manila_pool_missing_since_timestamp_seconds", labels("name", "rig-node1@beta#b1")); again != v {
 			t.Errorf("missing since moved from %v to %v", v, again)
+		}
+		if err := os.WriteFile(e.configPath(), []byte("manila:\n  interval: 3s\n  timeout: 8s\n  missing_pools_retention: 2h\n  queries:\n    alpha: {backend: alpha}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		e.eventually(10*time.Second, "reloaded", all(
+			expect("openstack_capacity_exporter_config_last_reload_successful", nil, 1),
+			expect("openstack_capacity_exporter_collector_poll_interval_seconds", labels("collector", "manila"), 3),
+			expect("openstack_manila_query_success", labels("query", "alpha"), 1),
+		))
+		e.waitForPollEnd("manila")
+		if again, _ := mustScrape(t, e).value("openstack_manila_pool_missing_since_timestamp_seconds", labels("name", "rig-node1@beta#b1")); again != v {
+			t.Errorf("after the reload, missing since %v, want still %v", again, v)
 		}
 
 		if err := os.WriteFile(poolsFile, original, 0o644); err != nil {
