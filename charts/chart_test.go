@@ -82,6 +82,7 @@ func TestLint(t *testing.T) {
 // expectation is what one values file must render.
 type expectation struct {
 	scheme          corev1.URIScheme
+	cloud           string            // --os-cloud, "" for none (config.clouds)
 	cloudsSecret    string            // the Secret clouds.yaml comes from
 	cloudsItems     map[string]string // its key -> file name in /etc/openstack
 	webConfig       string            // the Secret of --web.config.file, "" for none
@@ -100,18 +101,20 @@ type expectation struct {
 var expectations = map[string]expectation{
 	"defaults-values.yaml": {
 		scheme:         corev1.URISchemeHTTP,
+		cloud:          "mycloud",
 		cloudsSecret:   fullname + "-clouds",
 		cloudsItems:    map[string]string{"clouds.yaml": "clouds.yaml"},
-		collectorArgs:  []string{"--no-collector.manila", "--collector.placement"},
+		collectorArgs:  []string{"--no-collector.cinder", "--no-collector.manila", "--collector.placement"},
 		serviceAccount: fullname,
 		cpuRequest:     "50m",
 	},
 	"existing-secret-tls-values.yaml": {
 		scheme:             corev1.URISchemeHTTPS,
+		cloud:              "mycloud",
 		cloudsSecret:       "openstack-credentials",
 		cloudsItems:        map[string]string{"openstack-clouds.yaml": "clouds.yaml", "openstack-secure.yaml": "secure.yaml"},
 		webConfig:          "exporter-web-config",
-		collectorArgs:      []string{"--collector.manila", "--collector.placement"},
+		collectorArgs:      []string{"--no-collector.cinder", "--collector.manila", "--collector.placement"},
 		serviceAccount:     fullname,
 		serviceMonitor:     true,
 		cpuRequest:         "50m",
@@ -120,10 +123,11 @@ var expectations = map[string]expectation{
 	},
 	"monitoring-values.yaml": {
 		scheme:          corev1.URISchemeHTTPS,
+		cloud:           "mycloud",
 		cloudsSecret:    fullname + "-clouds",
 		cloudsItems:     map[string]string{"clouds.yaml": "clouds.yaml", "secure.yaml": "secure.yaml"},
 		webConfig:       fullname + "-web-config",
-		collectorArgs:   []string{"--collector.manila", "--collector.placement"},
+		collectorArgs:   []string{"--no-collector.cinder", "--collector.manila", "--collector.placement"},
 		serviceAccount:  fullname,
 		serviceMonitor:  true,
 		prometheusRule:  true,
@@ -134,11 +138,20 @@ var expectations = map[string]expectation{
 	},
 	"everything-off-values.yaml": {
 		scheme:          corev1.URISchemeHTTP,
+		cloud:           "mycloud",
 		cloudsSecret:    "openstack-credentials",
 		cloudsItems:     map[string]string{"clouds.yaml": "clouds.yaml"},
-		collectorArgs:   []string{"--collector.manila", "--no-collector.placement"},
+		collectorArgs:   []string{"--no-collector.cinder", "--collector.manila", "--no-collector.placement"},
 		serviceAccount:  "default",
 		externalSecrets: []string{"openstack-credentials"},
+	},
+	"several-clouds-values.yaml": {
+		scheme:         corev1.URISchemeHTTP,
+		cloudsSecret:   fullname + "-clouds",
+		cloudsItems:    map[string]string{"clouds.yaml": "clouds.yaml"},
+		collectorArgs:  []string{"--collector.cinder", "--collector.manila", "--collector.placement"},
+		serviceAccount: fullname,
+		cpuRequest:     "50m",
 	},
 }
 
@@ -286,8 +299,8 @@ func checkDeployment(t *testing.T, m *manifests, want expectation) {
 	if got := envValue(c, "OS_CLIENT_CONFIG_FILE"); got != mounts["clouds"].MountPath+"/clouds.yaml" {
 		t.Errorf("OS_CLIENT_CONFIG_FILE %q, want clouds.yaml in the clouds mount %s", got, mounts["clouds"].MountPath)
 	}
-	if got := flagValue(c, "--os-cloud"); got != "mycloud" {
-		t.Errorf("--os-cloud %q, want mycloud", got)
+	if got := flagValue(c, "--os-cloud"); got != want.cloud || !hasFlag(c, "--os-cloud") && want.cloud != "" {
+		t.Errorf("--os-cloud %q, want %q", got, want.cloud)
 	}
 	configFile := flagValue(c, "--config.file")
 	if cm := volumes["config"].ConfigMap; cm == nil || cm.Name != fullname || configFile != mounts["config"].MountPath+"/config.yml" {
@@ -515,7 +528,7 @@ func TestBadValuesFail(t *testing.T) {
 		set  []string
 		want string
 	}{
-		{"no cloud", []string{"openstack.cloudsYaml.clouds.x.auth_type=none"}, "openstack.cloud is required"},
+		{"no cloud", []string{"openstack.cloudsYaml.clouds.x.auth_type=none"}, "openstack.cloud is required: the clouds.yaml entry to use (--os-cloud), unless config.clouds lists several"},
 		{"no clouds.yaml", []string{"openstack.cloud=x"}, "clouds.yaml is missing: set openstack.cloudsYaml, or openstack.existingSecret"},
 		{"bad scheme", []string{"openstack.cloud=x", "openstack.existingSecret=s", "webConfig.scheme=https"}, "webConfig.scheme must be HTTP or HTTPS"},
 	} {
@@ -542,6 +555,15 @@ func flagValue(c *corev1.Container, name string) string {
 }
 
 func hasArg(c *corev1.Container, arg string) bool { return contains(c.Args, arg) }
+
+func hasFlag(c *corev1.Container, name string) bool {
+	for _, a := range c.Args {
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
+}
 
 func envValue(c *corev1.Container, name string) string {
 	for _, e := range c.Env {

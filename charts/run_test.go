@@ -180,11 +180,11 @@ func TestRenderedConfigPassesConfigCheck(t *testing.T) {
 	}
 }
 
-// The defaults (HTTP) and the monitoring values (TLS and basic auth from the
-// chart's web configuration Secret): the pod starts, its probes answer as
+// The defaults (HTTP), the monitoring values (TLS and basic auth from the
+// chart's web configuration Secret) and two clouds: the pod starts, its probes answer as
 // the kubelet would ask, and it turns ready after a failed first poll.
 func TestRenderedPodServesProbes(t *testing.T) {
-	for _, name := range []string{"defaults-values.yaml", "monitoring-values.yaml"} {
+	for _, name := range []string{"defaults-values.yaml", "monitoring-values.yaml", "several-clouds-values.yaml"} {
 		t.Run(name, func(t *testing.T) {
 			m := render(t, []string{filepath.Join(chartDir, "ci", name)})
 			external, certPEM := externalSecrets(t)
