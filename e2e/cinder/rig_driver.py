@@ -28,10 +28,9 @@ Environment (set by start.sh):
   CINDER_RIG_LEDGER_DIR       where the ledgers live (one JSON file per
                               host@backend, kept across restarts)
   CINDER_RIG_REPORT_INTERVAL  seconds between capability reports to the
-                              scheduler (backend_stats_polling_interval,
-                              whose minimum is 3, would be read before the
-                              configuration; the rig sets the task's
-                              spacing itself; start.sh sets 2)
+                              scheduler (backend_stats_polling_interval
+                              cannot go below 3, so the rig sets the
+                              report task's spacing itself; start.sh sets 2)
 """
 
 import json
