@@ -2,8 +2,9 @@
 # Guards `make release`: builds it as a release would be (a version given,
 # the date pinned to the commit's), then checks what a user downloads: the
 # checksums, each tarball's contents, that the binaries are static and of
-# the right architecture, that the amd64 one reports the stamp, and that a
-# second run gives the same bytes. Works in a temporary directory: the
+# the right architecture, that the amd64 one reports the stamp, that a build
+# without git falls back to "dev", and that a second run gives the same
+# bytes. Works in a temporary directory: the
 # tree's dist/, .build/ and binary are left alone.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -56,7 +57,15 @@ for want in "version $version " "revision: $revision)" "build date:       $date"
 done
 echo "$out" | head -3
 
+# Without git (a source tarball) the stamp falls back instead of failing.
+mkdir "$work/src"
+git archive HEAD | tar -x -C "$work/src"
+GIT_DIR="$work/no-git" make -s -C "$work/src" build >/dev/null
+out="$("$work/src/openstack-capacity-exporter" --version 2>&1)"
+[[ "$out" == *"version dev (branch: unknown, revision: unknown)"* ]] || fail "without git, --version says:"$'\n'"$out"
+echo "$out" | head -1
+
 # The same commit, version and date again: the same tarballs.
 release
 cmp -s "$work/first.txt" "$dist/sha256sums.txt" || fail "a second make release gave other bytes:"$'\n'"$(diff "$work/first.txt" "$dist/sha256sums.txt")"
-echo "check-release: make release verified (checksums, contents, static amd64 and arm64, stamp, reproducible)"
+echo "check-release: make release verified (checksums, contents, static amd64 and arm64, stamp, fallback without git, reproducible)"
