@@ -1,4 +1,4 @@
-// Command openstack-capacity-exporter polls OpenStack Placement and Manila
+// Command openstack-capacity-exporter polls OpenStack Placement, Manila and Cinder
 // in the background and serves what their schedulers see as Prometheus
 // metrics.
 package main
@@ -40,7 +40,7 @@ func main() {
 }
 
 func run(args []string, stderr io.Writer) int {
-	app := kingpin.New(exporterName, "Prometheus exporter for OpenStack Placement resource providers and Manila storage pools.")
+	app := kingpin.New(exporterName, "Prometheus exporter for OpenStack Placement resource providers and Manila and Cinder storage pools.")
 	app.ErrorWriter(stderr)
 	var (
 		metricsPath    = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()

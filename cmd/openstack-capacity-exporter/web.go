@@ -55,7 +55,7 @@ func newMux(o webOptions, logger log.Logger, clouds []*cloud, reloader *reloader
 	if o.metricsPath != "/" {
 		landing, err := landingPage(web.LandingConfig{
 			Name:        exporterName,
-			Description: "Prometheus exporter for OpenStack Placement resource providers and Manila storage pools",
+			Description: "Prometheus exporter for OpenStack Placement resource providers and Manila and Cinder storage pools",
 			Version:     version.Info(),
 			Profiling:   profiling,
 			Links: []web.LandingLinks{
