@@ -50,8 +50,8 @@ LDFLAGS := -s -w \
 	-X $(version_pkg).Branch=$(BRANCH) \
 	-X $(version_pkg).BuildUser=$(BUILD_USER) \
 	-X $(version_pkg).BuildDate=$(BUILD_DATE)
-# -trimpath and an empty build id: the same source and stamp give the same
-# binary on any machine.
+# -trimpath and an empty build id: the same source, stamp and Go version give
+# the same binary on any machine.
 GOBUILD := $(GO) build -trimpath -ldflags '$(LDFLAGS) -buildid='
 
 .PHONY: all build test lint e2e release docker clean
@@ -71,8 +71,9 @@ e2e:
 
 # As promu lays out its tarballs: the binary, LICENSE and README.md under
 # openstack-capacity-exporter-VERSION.OS-ARCH/, staged in .build/. Sorted
-# names, owner 0 and the build date as every mtime: a rebuild of the same
-# commit with the same SOURCE_DATE_EPOCH gives the same bytes.
+# names, owner 0, modes independent of the umask and the build date as every
+# mtime: a rebuild of the same commit with the same SOURCE_DATE_EPOCH gives
+# the same bytes.
 release:
 	@case '$(VERSION)' in *dirty*) echo "warning: version $(VERSION): the work tree has uncommitted changes" >&2;; esac
 	rm -rf $(DIST) $(BUILD_DIR)
@@ -84,7 +85,7 @@ release:
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GOBUILD) -o $(BUILD_DIR)/$$name/$(BINARY) $(PKG); \
 		cp LICENSE README.md $(BUILD_DIR)/$$name/; \
 		tar -C $(BUILD_DIR) --sort=name --owner=0 --group=0 --numeric-owner \
-			--mtime=@$(BUILD_EPOCH) -cf - $$name | gzip -n9 >$(DIST)/$$name.tar.gz; \
+			--mode=u+rwX,go=rX --mtime=@$(BUILD_EPOCH) -cf - $$name | gzip -n9 >$(DIST)/$$name.tar.gz; \
 	done
 	cd $(DIST) && sha256sum *.tar.gz >sha256sums.txt
 	@cat $(DIST)/sha256sums.txt
