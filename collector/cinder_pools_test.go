@@ -540,4 +540,29 @@ openstack_cinder_pool_capacity_virtual_free_bytes{backend="beta",host="rig-vol1"
 	if n := testutil.CollectAndCount(replay(metrics), "openstack_cinder_pool_missing_since_timestamp_seconds"); n != 0 {
 		t.Errorf("%d pools still missing after rig-vol10 came back", n)
 	}
+
+	// A back end reporting an empty pool list: Cinder shows one pool named
+	// after the back end with back-end keys only. The scheduler holds its
+	// total as 0 and refuses every volume there: virtual free 0, ratio 1,
+	// no capacity series; beta's real pools are missing.
+	srv.load(cinderRig(t, "pools-detail-backend-without-pools.json")...)
+	clock.advance(time.Minute)
+	if metrics, err = pollCinder(t, c, cfg); err != nil {
+		t.Fatal(err)
+	}
+	got := exposition(t, metrics, "openstack_cinder_pool_capacity_virtual_free_bytes", "openstack_cinder_pool_max_over_subscription_ratio",
+		"openstack_cinder_pool_capacity_total_bytes", "openstack_cinder_pools", "openstack_cinder_pool_missing_since_timestamp_seconds")
+	for _, want := range []string{
+		`openstack_cinder_pool_capacity_virtual_free_bytes{backend="beta",host="rig-vol1",name="rig-vol1@beta#beta",pool="beta"} 0`,
+		`openstack_cinder_pool_max_over_subscription_ratio{backend="beta",host="rig-vol1",name="rig-vol1@beta#beta",pool="beta"} 1`,
+		`openstack_cinder_pools{backend="beta",host="rig-vol1"} 1`,
+		`openstack_cinder_pool_missing_since_timestamp_seconds{backend="beta",host="rig-vol1",name="rig-vol1@beta#b0",pool="b0"} 1.79619858e+09`,
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("want %s in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, `openstack_cinder_pool_capacity_total_bytes{backend="beta",host="rig-vol1",name="rig-vol1@beta#beta"`) {
+		t.Errorf("a total for the pool without capacities:\n%s", got)
+	}
 }
