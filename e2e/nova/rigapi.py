@@ -11,6 +11,17 @@ Subcommands:
         compute's process has exited, and runs `nova-manage cell_v2 discover_hosts` until the hosts
         are mapped (compute nodes are created by the computes' first
         resource update, some seconds after they start)
+  seed  the recordings' cloud, idempotent: aggregates rig-agg-az
+        (availability zone rig-az1: rig-cmp1, rig-cmp2) and rig-agg-pinned
+        (metadata pinned=true: rig-cmp2, rig-cmp3); the FLAVORS below; and
+        the ALLOCATIONS below written straight into Placement (Nova cannot
+        boot a server without Glance and Neutron)
+  service HOST enable|disable [REASON]|down|up
+        PUT /os-services/{id} (2.53): enable, disable with a reason,
+        forced_down true/false; prints the service
+  wait-down HOST SECONDS
+        until os-services shows HOST's nova-compute down; prints the seconds
+        waited and the service's last heartbeat (updated_at)
   nova METHOD PATH [BODY] [--version 2.x]   one request, prints the body
   placement METHOD PATH [BODY] [--version 1.x]
 """
@@ -70,6 +81,31 @@ class API:
         if status not in expect:
             raise SystemExit("%s %s%s: %s %s" % (method, self.url, path, status, parsed))
         return parsed
+
+
+# Flavors of the recordings: (id, name, vcpus, ram MB, disk GB, swap MB,
+# ephemeral GB, public, description, extra specs).
+FLAVORS = [
+    ("rig-small", "rig.small", 1, 2048, 20, 0, 0, True, None, {}),
+    ("rig-large", "rig.large", 8, 32768, 200, 4096, 100, True, "swap and ephemeral", {}),
+    ("rig-pinned", "rig.pinned", 2, 4096, 40, 0, 0, True, None,
+     {"resources:VCPU": "0", "resources:PCPU": "2", "hw:cpu_policy": "dedicated",
+      "trait:CUSTOM_X": "required"}),
+    ("rig-dedicated", "rig.dedicated", 4, 8192, 40, 0, 0, True, None,
+     {"hw:cpu_policy": "dedicated", "aggregate_instance_extra_specs:pinned": "true"}),
+    ("rig-private", "rig.private", 4, 8192, 0, 0, 0, False, "private, no root disk", {}),
+]
+AGGREGATES = [
+    ("rig-agg-az", "rig-az1", ["rig-cmp1", "rig-cmp2"], {}),
+    ("rig-agg-pinned", None, ["rig-cmp2", "rig-cmp3"], {"pinned": "true"}),
+]
+# Consumers allocated in Placement: (consumer uuid, host, resources), the
+# flavor each stands for in the comment.
+ALLOCATIONS = [
+    ("a0000000-0000-4000-8000-000000000001", "rig-cmp1", {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}),   # rig.small
+    ("a0000000-0000-4000-8000-000000000002", "rig-cmp1", {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}),   # rig.small
+    ("a0000000-0000-4000-8000-000000000003", "rig-cmp3", {"PCPU": 2, "MEMORY_MB": 4096, "DISK_GB": 40}),   # rig.pinned
+]
 
 
 def nova_api(args):
@@ -153,6 +189,72 @@ def wait_computes(args):
     raise SystemExit("computes not ready in %d s: %s" % (args.seconds, "; ".join(missing)))
 
 
+def hypervisor_ids(nova):
+    """host -> compute node uuid (= resource provider uuid)."""
+    hyps = nova.ok("GET", "/v2.1/os-hypervisors/detail", version="2.53")["hypervisors"]
+    return {h["service"]["host"]: h["id"] for h in hyps}
+
+
+def seed(nova, placement):
+    have = {a["name"]: a for a in nova.ok("GET", "/v2.1/os-aggregates", version="2.41")["aggregates"]}
+    for name, az, hosts, meta in AGGREGATES:
+        agg = have.get(name)
+        if agg is None:
+            body = {"name": name}
+            if az:
+                body["availability_zone"] = az
+            agg = nova.ok("POST", "/v2.1/os-aggregates", {"aggregate": body}, version="2.41")["aggregate"]
+            agg["hosts"] = []
+        for h in hosts:
+            if h not in agg["hosts"]:
+                nova.ok("POST", "/v2.1/os-aggregates/%s/action" % agg["id"], {"add_host": {"host": h}}, version="2.41")
+        if meta:
+            nova.ok("POST", "/v2.1/os-aggregates/%s/action" % agg["id"],
+                    {"set_metadata": {"metadata": meta}}, version="2.41")
+    have = {f["id"] for f in nova.ok("GET", "/v2.1/flavors?is_public=None", version="2.61")["flavors"]}
+    for fid, name, vcpus, ram, disk, swap, eph, public, desc, specs in FLAVORS:
+        if fid not in have:
+            body = {"id": fid, "name": name, "vcpus": vcpus, "ram": ram, "disk": disk,
+                    "swap": swap, "OS-FLV-EXT-DATA:ephemeral": eph,
+                    "os-flavor-access:is_public": public}
+            if desc:
+                body["description"] = desc
+            nova.ok("POST", "/v2.1/flavors", {"flavor": body}, version="2.55")
+            if specs:
+                nova.ok("POST", "/v2.1/flavors/%s/os-extra_specs" % fid, {"extra_specs": specs}, version="2.61")
+    rp = hypervisor_ids(nova)
+    for consumer, host, resources in ALLOCATIONS:
+        cur = placement.ok("GET", "/allocations/%s" % consumer, version="1.38")
+        body = {
+            "allocations": {rp[host]: {"resources": resources}},
+            "consumer_generation": cur.get("consumer_generation"),
+            "project_id": PROJECT, "user_id": "admin", "consumer_type": "INSTANCE",
+        }
+        placement.ok("PUT", "/allocations/%s" % consumer, body, version="1.38")
+
+
+def service(nova, host, action, reason=None):
+    svcs = nova.ok("GET", "/v2.1/os-services?binary=nova-compute&host=%s" % host, version="2.53")["services"]
+    if not svcs:
+        raise SystemExit("no nova-compute service on %s" % host)
+    body = {"enable": {"status": "enabled"},
+            "disable": {"status": "disabled", "disabled_reason": reason or "rig"},
+            "down": {"forced_down": True},
+            "up": {"forced_down": False}}[action]
+    return nova.ok("PUT", "/v2.1/os-services/%s" % svcs[0]["id"], body, version="2.53")["service"]
+
+
+def wait_down(nova, host, seconds):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        svcs = nova.ok("GET", "/v2.1/os-services?binary=nova-compute&host=%s" % host, version="2.53")["services"]
+        if svcs and svcs[0]["state"] == "down":
+            print("%s down after %.1f s (last heartbeat %s)" % (host, time.monotonic() - t0, svcs[0]["updated_at"]))
+            return
+        time.sleep(0.5)
+    raise SystemExit("%s not down in %d s" % (host, seconds))
+
+
 def one_request(api, args):
     body = json.loads(args.body) if args.body else None
     status, parsed, _ = api.call(args.method, args.path, body, args.version)
@@ -172,6 +274,14 @@ def main():
     w.add_argument("seconds", type=int)
     w.add_argument("hosts", nargs="+")
     w.add_argument("--discover", metavar="STATE_DIR")
+    sub.add_parser("seed")
+    wd = sub.add_parser("wait-down")
+    wd.add_argument("host")
+    wd.add_argument("seconds", type=int)
+    sv = sub.add_parser("service")
+    sv.add_argument("host")
+    sv.add_argument("action", choices=["enable", "disable", "down", "up"])
+    sv.add_argument("reason", nargs="?")
     for name in ("nova", "placement"):
         r = sub.add_parser(name)
         r.add_argument("method")
@@ -181,6 +291,13 @@ def main():
     args = p.parse_args()
     if args.cmd == "wait-computes":
         wait_computes(args)
+    elif args.cmd == "wait-down":
+        wait_down(nova_api(args), args.host, args.seconds)
+    elif args.cmd == "seed":
+        seed(nova_api(args), placement_api(args))
+    elif args.cmd == "service":
+        json.dump(service(nova_api(args), args.host, args.action, args.reason), sys.stdout, indent=2, sort_keys=True)
+        print()
     elif args.cmd == "nova":
         one_request(nova_api(args), args)
     else:

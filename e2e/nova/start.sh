@@ -89,7 +89,9 @@ start_bg rabbitmq /usr/lib/rabbitmq/bin/rabbitmq-server
 if ! "$PY" -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$PLACEMENT_URL/" 2>/dev/null; then
 	keep=1
 	$fresh && keep=
-	PLACEMENT_PORT=$PLACEMENT_PORT_NOVA STATE_DIR=$PLACEMENT_STATE PLACEMENT_KEEP_DB=$keep \
+	# A fixed hash seed keeps Placement's trait lists in one order across
+	# restarts (as e2e/placement/record.sh does), for the recordings.
+	PYTHONHASHSEED=0 PLACEMENT_PORT=$PLACEMENT_PORT_NOVA STATE_DIR=$PLACEMENT_STATE PLACEMENT_KEEP_DB=$keep \
 		"$RIG_DIR/../placement/start.sh" >/dev/null
 	log "placement started on $PLACEMENT_URL"
 fi

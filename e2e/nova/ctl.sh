@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Controls a running Nova test rig (see start.sh).
+#   ctl.sh status                  which processes run
+#   ctl.sh stop-compute HOST       SIGTERM to HOST's nova-compute; Nova
+#                                  reports it down service_down_time (10 s)
+#                                  after its last heartbeat
+#   ctl.sh start-compute HOST      start it; waits until it is up again
+#   ctl.sh wait-down HOST [SECONDS]  until os-services says HOST is down
+#                                  (default 60 s); prints how long it took
+#   ctl.sh seed                    rigapi.py seed (aggregates, flavors,
+#                                  Placement allocations)
+#   ctl.sh service HOST enable|disable [REASON]|down|up
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+rigapi() {
+	"$PY" "$RIG_DIR/rigapi.py" --url "http://127.0.0.1:$NOVA_PORT" --placement "$PLACEMENT_URL" "$@"
+}
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+status)
+	for f in "$RUN"/*.pid; do
+		[ -e "$f" ] || continue
+		n=${f##*/}
+		n=${n%.pid}
+		[ "$n" = rabbitmq-beam ] && continue
+		if pid_alive "$n"; then echo "$n running (pid $(cat "$f"))"; else echo "$n not running"; fi
+	done
+	;;
+stop-compute)
+	[ -n "${1:-}" ] || die "usage: ctl.sh stop-compute HOST"
+	stop_bg "compute-$1"
+	;;
+start-compute)
+	[ -n "${1:-}" ] || die "usage: ctl.sh start-compute HOST"
+	compute_start "$1"
+	rigapi wait-computes "${NOVA_RIG_WAIT:-180}" "$1" --discover "$STATE_DIR"
+	;;
+wait-down)
+	[ -n "${1:-}" ] || die "usage: ctl.sh wait-down HOST [SECONDS]"
+	rigapi wait-down "$1" "${2:-60}"
+	;;
+seed) rigapi seed ;;
+service) rigapi service "$@" ;;
+*) die "usage: ctl.sh status|stop-compute HOST|start-compute HOST|wait-down HOST [SECONDS]|seed|service HOST ACTION [REASON]" ;;
+esac
