@@ -26,6 +26,9 @@ const initialAutoOverSubscription = 20.0
 type cinderAmount struct {
 	gib     float64
 	special string // "infinite", "unknown", "null", or "" for a number
+	// text: the number came as a string ("50.5"), which Cinder passes to
+	// float() in some places and compares or subtracts as is in others.
+	text bool
 }
 
 // cinderPoolCapacity is what the scheduler reads from a pool's
@@ -34,10 +37,10 @@ type cinderPoolCapacity struct {
 	total, free cinderAmount // absent: 0
 	allocated   float64      // absent: 0
 	provisioned float64      // absent: allocated
-	// provisionedNone: provisioned is null (Python's None), which the
-	// scheduler can hold but not compute with.
-	provisionedNone bool
-	thinSupport     bool // thin_provisioning_support, as Python truth
+	// provisionedUnusable: provisioned is null (Python's None) or a
+	// string, which the scheduler holds but cannot subtract.
+	provisionedUnusable bool
+	thinSupport         bool // thin_provisioning_support, as Python truth
 	// ratio is max_over_subscription_ratio as reported: "" when absent or
 	// false in Python's sense (then the scheduler's own applies), "auto",
 	// or a number as text.
@@ -60,8 +63,8 @@ func (p cinderPoolCapacity) resolvedOverSubscription(schedulerDefault string) (f
 		ratio = schedulerDefault
 	}
 	if ratio == "auto" {
-		if p.provisionedNone {
-			return 0, errNotComputable // float(None) in Cinder
+		if p.provisionedUnusable || p.total.text || p.free.text {
+			return 0, errNotComputable // float(None), or total - free on strings
 		}
 		if p.provisioned == 0 {
 			return initialAutoOverSubscription, nil
@@ -105,8 +108,10 @@ func (p cinderPoolCapacity) virtualFree(ratio float64) (gib float64, ok bool) {
 	if p.total.gib <= 0 {
 		return 0, true
 	}
-	if p.provisionedNone {
-		return 0, false // None in Cinder's arithmetic: the filter fails
+	if p.provisionedUnusable || (!p.thinSupport && p.free.text) {
+		// None or a string in Cinder's arithmetic (thick: free < a float):
+		// the filter fails.
+		return 0, false
 	}
 	// The filter assumes a thin volume unless the type says thick, and
 	// passes the ratio only for a pool that supports thin provisioning.
@@ -172,22 +177,25 @@ func cinderCapacityOf(caps capabilities) (p cinderPoolCapacity, err error) {
 	if p.free, err = cinderAmountOf(caps, "free_capacity_gb"); err != nil {
 		return p, err
 	}
-	var allocatedNone, reservedNone bool
-	if p.allocated, allocatedNone, err = cinderNumberOf(caps, "allocated_capacity_gb", 0); err != nil {
+	var allocatedUsable, reservedUsable bool
+	if p.allocated, allocatedUsable, err = cinderNumberOf(caps, "allocated_capacity_gb", 0, false); err != nil {
 		return p, err
 	}
-	p.provisionedNone = allocatedNone
+	p.provisionedUnusable = !allocatedUsable
 	if _, present := caps["provisioned_capacity_gb"]; present {
-		if p.provisioned, p.provisionedNone, err = cinderNumberOf(caps, "provisioned_capacity_gb", 0); err != nil {
+		var usable bool
+		if p.provisioned, usable, err = cinderNumberOf(caps, "provisioned_capacity_gb", 0, false); err != nil {
 			return p, err
 		}
+		p.provisionedUnusable = !usable
 	} else {
 		p.provisioned = p.allocated
 	}
-	if p.reserved, reservedNone, err = cinderNumberOf(caps, "reserved_percentage", 0); err != nil {
+	// float(reserved_percentage) takes a numeric string.
+	if p.reserved, reservedUsable, err = cinderNumberOf(caps, "reserved_percentage", 0, true); err != nil {
 		return p, err
 	}
-	if reservedNone {
+	if !reservedUsable {
 		return p, errNotComputable // float(None): the filter fails on every pool
 	}
 	p.thinSupport = pythonTruth(caps["thin_provisioning_support"])
@@ -215,25 +223,27 @@ func cinderAmountOf(caps capabilities, key string) (cinderAmount, error) {
 		return cinderAmount{special: "null"}, nil
 	}
 	var s string
-	if json.Unmarshal(raw, &s) == nil && (s == "infinite" || s == "unknown") {
+	isString := json.Unmarshal(raw, &s) == nil
+	if isString && (s == "infinite" || s == "unknown") {
 		return cinderAmount{special: s}, nil
 	}
 	v, ok, err := caps.number(key)
 	if err != nil || !ok {
 		return cinderAmount{}, &capabilityError{key, errNotANumber}
 	}
-	return cinderAmount{gib: v}, nil
+	return cinderAmount{gib: v, text: isString}, nil
 }
 
 // cinderNumberOf reads a number the scheduler computes with: absent is
-// the given default, null is reported as none.
-func cinderNumberOf(caps capabilities, key string, absent float64) (v float64, none bool, err error) {
+// the given default; null, and a numeric string unless Cinder passes the
+// value to float() (stringsOK), are not usable.
+func cinderNumberOf(caps capabilities, key string, absent float64, stringsOK bool) (v float64, usable bool, err error) {
 	raw, present := caps[key]
 	if !present {
-		return absent, false, nil
+		return absent, true, nil
 	}
 	if string(raw) == "null" {
-		return 0, true, nil
+		return 0, false, nil
 	}
 	v, ok, err := caps.number(key)
 	if err != nil {
@@ -242,7 +252,11 @@ func cinderNumberOf(caps capabilities, key string, absent float64) (v float64, n
 	if !ok || math.IsInf(v, 0) {
 		return 0, false, errNotComputable
 	}
-	return v, false, nil
+	var s string
+	if !stringsOK && json.Unmarshal(raw, &s) == nil {
+		return v, false, nil
+	}
+	return v, true, nil
 }
 
 // errNotComputable: a value the scheduler cannot compute with, though a

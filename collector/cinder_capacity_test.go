@@ -62,6 +62,8 @@ func TestCinderVirtualFree(t *testing.T) {
 		{"free null", `{"total_capacity_gb": 100, "free_capacity_gb": null}`, "20.0", 1, 0},
 		// provisioned null (as the rig's infinite pool reports it): not needed when free is infinite.
 		{"infinite, provisioned null", `{"total_capacity_gb": "infinite", "free_capacity_gb": "infinite", "provisioned_capacity_gb": null, "allocated_capacity_gb": 0, "max_over_subscription_ratio": 1.5, "thin_provisioning_support": true}`, "20.0", 1, inf},
+		// a numeric-string free capacity on a thin pool is not looked at: 10 * 2 - 0.
+		{"thin, free a string", `{"total_capacity_gb": "10", "free_capacity_gb": "5", "max_over_subscription_ratio": 2, "thin_provisioning_support": true}`, "20.0", 2, 20},
 		// the string "False" is true in Python: thin support.
 		{"truthy string", `{"total_capacity_gb": 10, "free_capacity_gb": 1, "max_over_subscription_ratio": 2, "thin_provisioning_support": "False"}`, "20.0", 2, 20},
 	} {
@@ -92,6 +94,9 @@ func TestCinderVirtualFreeNotComputable(t *testing.T) {
 		`{"total_capacity_gb": null, "free_capacity_gb": 10}`,
 		// None in the arithmetic: Cinder's filter raises a TypeError.
 		`{"total_capacity_gb": 10, "free_capacity_gb": 10, "provisioned_capacity_gb": null}`,
+		// a string in the arithmetic: 10.0 - "1" and "5" < 10.0 raise a TypeError too.
+		`{"total_capacity_gb": 10, "free_capacity_gb": 10, "provisioned_capacity_gb": "1"}`,
+		`{"total_capacity_gb": 10, "free_capacity_gb": "5"}`,
 	} {
 		var caps capabilities
 		if err := json.Unmarshal([]byte(text), &caps); err != nil {
@@ -138,6 +143,7 @@ func TestCinderNoneIsNotComputable(t *testing.T) {
 	for _, text := range []string{
 		`{"total_capacity_gb": 10, "free_capacity_gb": 5, "provisioned_capacity_gb": null, "max_over_subscription_ratio": "auto", "thin_provisioning_support": true}`,
 		`{"total_capacity_gb": 10, "free_capacity_gb": 5, "reserved_percentage": null}`,
+		`{"total_capacity_gb": "10", "free_capacity_gb": 5, "provisioned_capacity_gb": 1, "max_over_subscription_ratio": "auto", "thin_provisioning_support": true}`,
 	} {
 		var caps capabilities
 		if err := json.Unmarshal([]byte(text), &caps); err != nil {
