@@ -9,6 +9,11 @@
 #                                  (service_down_time = 10 s after its last
 #                                  heartbeat); no request needed
 #   ctl.sh start-volume HOST       start it; waits until its pools are listed
+#   ctl.sh disable HOST@BACKEND    disable that volume service through the
+#                                  API (os-services): its pools leave the
+#                                  list at once
+#   ctl.sh enable HOST@BACKEND     enable it again; waits until its pools
+#                                  are listed
 #   ctl.sh wait-pools [SECONDS]    wait until get_pools shows exactly the
 #                                  pools of the running hosts with the values
 #                                  the driver reports (the pools file and the
@@ -49,6 +54,15 @@ start-volume)
 	volume_start "$2"
 	rigapi wait-pools "${3:-120}" "$(running_hosts)"
 	;;
+disable)
+	[ -n "${2:-}" ] || die "usage: ctl.sh disable HOST@BACKEND (e.g. rig-vol10@alpha)"
+	rigapi disable "$2"
+	;;
+enable)
+	[ -n "${2:-}" ] || die "usage: ctl.sh enable HOST@BACKEND (e.g. rig-vol10@alpha)"
+	rigapi enable "$2"
+	rigapi wait-pools "${3:-60}" "$(running_hosts)"
+	;;
 wait-pools) rigapi wait-pools "${2:-60}" "$(running_hosts)" ;;
 set-pools)
 	[ -r "${2:-}" ] || die "usage: ctl.sh set-pools FILE"
@@ -83,5 +97,5 @@ status)
 		fi
 	done
 	;;
-*) die "usage: ctl.sh stop-scheduler|start-scheduler|stop-volume HOST|start-volume HOST|wait-pools [SECONDS]|set-pools FILE|reset-pools|delete-volumes|reset|status" ;;
+*) die "usage: ctl.sh stop-scheduler|start-scheduler|stop-volume HOST|start-volume HOST|wait-pools [SECONDS]|set-pools FILE|reset-pools|disable HOST@BACKEND|enable HOST@BACKEND|delete-volumes|reset|status" ;;
 esac

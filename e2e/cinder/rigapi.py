@@ -16,6 +16,8 @@ Subcommands:
                             (100) were created; prints how many fitted and
                             leaves the refused one in error
   delete-volumes            delete every volume, wait until they are gone
+  disable HOST@BACKEND      disable that cinder-volume service (os-services)
+  enable HOST@BACKEND       enable it again
 """
 
 import argparse
@@ -239,6 +241,10 @@ def main():
         fill(api, a.args[0], a.args[1], int(a.args[2]) if len(a.args) > 2 else 100)
     elif a.cmd == "delete-volumes":
         delete_volumes(api)
+    elif a.cmd in ("disable", "enable"):
+        status, body = api.v3("PUT", "/os-services/" + a.cmd, {"host": a.args[0], "binary": "cinder-volume"})
+        if status != 200:
+            sys.exit("cinder rig: %s %s: %s %s" % (a.cmd, a.args[0], status, body))
     else:
         sys.exit("unknown command %s" % a.cmd)
 

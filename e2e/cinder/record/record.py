@@ -53,6 +53,8 @@ PLAN = {
     "error-version-malformed": (POOLS, [], v("x"), True),
     "error-project-mismatch": (POOLS, [], v("3.70"), "admin:another"),
     "no-token": (POOLS, [], v("3.70"), False),
+    # the services' state (up/down by service_down_time, enabled/disabled)
+    "os-services-volume": ("/v3/%s/os-services" % PROJECT, [("binary", "cinder-volume")], v("3.70"), True),
 }
 
 # Recorded by hand-driven steps (record.sh runs them with ctl.sh).
