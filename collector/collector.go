@@ -8,7 +8,9 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -33,6 +35,9 @@ type Collector interface {
 type Deps struct {
 	Logger  log.Logger
 	Session *openstack.Session
+	// Model is the cloud's picture the collectors share; New makes one
+	// per call (per cloud) when it is nil.
+	Model *Model
 }
 
 // Schedule is how often a collector polls and how long one poll may take.
@@ -69,12 +74,18 @@ func EnabledByDefault(name string) bool { return registry[name].enabledByDefault
 // New builds the named collectors.
 func New(names []string, deps Deps) (map[string]Collector, error) {
 	out := map[string]Collector{}
+	if slices.Contains(names, "capacity") && !slices.Contains(names, "placement") {
+		return nil, errors.New("the capacity collector counts from the placement collector's data: enable --collector.placement too")
+	}
+	if deps.Model == nil {
+		deps.Model = NewModel()
+	}
 	for _, name := range names {
 		reg, ok := registry[name]
 		if !ok {
 			return nil, fmt.Errorf("unknown collector %q", name)
 		}
-		c, err := reg.factory(Deps{Logger: log.With(deps.Logger, "collector", name), Session: deps.Session})
+		c, err := reg.factory(Deps{Logger: log.With(deps.Logger, "collector", name), Session: deps.Session, Model: deps.Model})
 		if err != nil {
 			return nil, fmt.Errorf("collector %s: %w", name, err)
 		}

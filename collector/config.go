@@ -22,6 +22,7 @@ type Config struct {
 	Placement PlacementConfig `yaml:"placement"`
 	Manila    ManilaConfig    `yaml:"manila"`
 	Cinder    CinderConfig    `yaml:"cinder"`
+	Capacity  CapacityConfig  `yaml:"capacity"`
 	// Clouds, when given, are the clouds one process polls, each with the
 	// sections above as its defaults (see clouds_config.go).
 	Clouds Clouds `yaml:"clouds"`
@@ -74,6 +75,7 @@ func parseTop(top *yaml.Node) (*Config, error) {
 	cfg.Placement.setDefaults()
 	cfg.Manila.setDefaults()
 	cfg.Cinder.setDefaults()
+	cfg.Capacity.setDefaults()
 	if top != nil {
 		if err := decodeStrict(top, "", cfg); err != nil {
 			return nil, err
@@ -98,6 +100,13 @@ func (cfg *Config) validated() (*Config, error) {
 	if err := cfg.Cinder.validate("cinder"); err != nil {
 		return nil, err
 	}
+	if err := cfg.Capacity.validate("capacity"); err != nil {
+		return nil, err
+	}
+	if err := cfg.Capacity.checkPlacementFeeds(&cfg.Placement); err != nil {
+		return nil, err
+	}
+	cfg.Placement.keepTraits = cfg.Capacity.neededTraits()
 	return cfg, nil
 }
 

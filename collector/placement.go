@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"regexp"
 	"slices"
 	"sort"
 	"sync"
@@ -52,6 +51,7 @@ const (
 type placementCollector struct {
 	logger  log.Logger
 	session *openstack.Session
+	model   *Model // where each poll's picture goes, for derived collectors
 	now     func() time.Time
 
 	mu        sync.Mutex // guards server, which reloads read concurrently
@@ -76,6 +76,7 @@ func newPlacementCollector(deps Deps) (Collector, error) {
 	return &placementCollector{
 		logger:      deps.Logger,
 		session:     deps.Session,
+		model:       deps.Model,
 		now:         time.Now,
 		cache:       map[string]*providerCache{},
 		queryErrors: map[string]string{},
@@ -126,10 +127,10 @@ func (c *cached[T]) stale(generation int64, now time.Time, maxAge, interval time
 type providerCache struct {
 	inventories cached[[]classInventory]
 	usages      cached[[]classUsage]
-	traits      cached[[]string] // only those matching traitsFilter
+	traits      cached[[]string] // only those PlacementConfig.cachesTrait keeps
 	aggregates  cached[[]string]
-	// traitsFilter is the traits_include the cached traits were read for:
-	// only the matching ones are kept, so another one needs them read again.
+	// traitsFilter is the PlacementConfig.traitsKey the cached traits were
+	// read for: only those it keeps are, so another one needs them read again.
 	traitsFilter string
 
 	notFoundNow atomic.Bool // a sub-resource answered 404 in this poll
@@ -276,6 +277,7 @@ func (c *placementCollector) Update(ctx context.Context, cfg *Config, ch chan<- 
 
 	providers = c.sanitize(providers)
 	queries, fetchErr := c.refresh(ctx, sc, pcfg, providers)
+	c.publishView(pcfg, providers)
 	c.emitProviders(pcfg, providers, ch)
 	emitQueries(pcfg, queries, ch)
 	c.inconsistent.finish(ch)
@@ -381,10 +383,10 @@ func (c *placementCollector) refresh(ctx context.Context, sc *gophercloud.Servic
 	if byTrait == nil {
 		for _, p := range traitsDue {
 			entry := c.cache[p.UUID]
-			entry.traitsFilter = pcfg.TraitsInclude.String()
+			entry.traitsFilter = pcfg.traitsKey()
 			jobs = append(jobs, fetchJob(c, sc, subresourceURL(sc, p, "traits"), "get_traits", p.Generation, entry, &entry.traits,
 				func(b *subresourceBody) ([]string, bool) {
-					return internAll(b.Traits, pcfg.TraitsInclude.Regexp), b.Traits != nil
+					return internAll(b.Traits, pcfg.cachesTrait), b.Traits != nil
 				}, nil))
 		}
 	}
@@ -528,7 +530,7 @@ func (r *agedRefresh[T]) pick() []agedFetch[T] {
 // traits kept from the per-trait lists for another traits_include.
 func (c *placementCollector) traitsStale(pcfg *PlacementConfig, entry *providerCache, generation int64, now time.Time, interval time.Duration) bool {
 	return entry.traits.stale(generation, now, -1, interval) ||
-		entry.traitsFilter != "" && entry.traitsFilter != pcfg.TraitsInclude.String()
+		entry.traitsFilter != "" && entry.traitsFilter != pcfg.traitsKey()
 }
 
 // traitsByList reports whether the traits of due providers are read from
@@ -589,9 +591,9 @@ func (c *placementCollector) listTraits(ctx context.Context, sc *gophercloud.Ser
 	if body.Traits == nil {
 		return nil, errors.New("GET /traits: the response has no traits list")
 	}
-	l := &traitLists{filter: pcfg.TraitsInclude.String()}
+	l := &traitLists{filter: pcfg.traitsKey()}
 	for _, t := range *body.Traits {
-		if pcfg.TraitsInclude.MatchString(t) {
+		if pcfg.cachesTrait(t) {
 			l.traits = append(l.traits, t)
 		}
 	}
@@ -730,11 +732,11 @@ func compactUsages(m map[string]float64) []classUsage {
 	return out
 }
 
-// internAll returns the strings matching include (all when nil), shared.
-func internAll(ss []string, include *regexp.Regexp) []string {
+// internAll returns the strings include accepts (all when nil), shared.
+func internAll(ss []string, include func(string) bool) []string {
 	out := make([]string, 0, len(ss))
 	for _, s := range ss {
-		if include == nil || include.MatchString(s) {
+		if include == nil || include(s) {
 			out = append(out, unique.Make(s).Value())
 		}
 	}

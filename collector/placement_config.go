@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,10 @@ type PlacementConfig struct {
 	Metrics PlacementFamilies `yaml:"metrics"`
 	// Scope limits the providers the exporter lists and describes.
 	Scope *PlacementFilter `yaml:"scope"`
+	// keepTraits are traits the cache keeps beyond traits_include, for
+	// derived collectors (capacity's shapes, COMPUTE_STATUS_DISABLED); they
+	// are not exported. Sorted; set by Config.validated.
+	keepTraits []string
 	// Queries are named provider filters whose matches are counted.
 	Queries PlacementQueries `yaml:"queries"`
 }
@@ -55,6 +60,18 @@ type PlacementFamilies struct {
 	// three-class providers), so off by default.
 	InventoryUnits bool `yaml:"inventory_units"`
 	Usage          bool `yaml:"usage"`
+}
+
+// cachesTrait reports whether the cache keeps the trait.
+func (c *PlacementConfig) cachesTrait(trait string) bool {
+	_, kept := slices.BinarySearch(c.keepTraits, trait)
+	return kept || c.TraitsInclude.MatchString(trait)
+}
+
+// traitsKey names what cachesTrait keeps: cached traits read for another
+// key must be read again.
+func (c *PlacementConfig) traitsKey() string {
+	return c.TraitsInclude.String() + "\x00" + strings.Join(c.keepTraits, ",")
 }
 
 // UnmarshalYAML rejects unknown family names.

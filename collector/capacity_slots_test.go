@@ -1,0 +1,98 @@
+package collector
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+const capacityShapes = `capacity:
+  virtual_flavors:
+    small: {resources: {VCPU: 2, MEMORY_MB: 2048}}
+    gpu:
+      resources: {VCPU: 4, MEMORY_MB: 8192, CUSTOM_GPU_A100: 2}
+      required: [CUSTOM_GPU]
+    gold_not_silver:
+      resources: {VCPU: 1, DISK_GB: 100}
+      required: [CUSTOM_GOLD]
+      forbidden: [CUSTOM_SILVER]
+    in_b_or_c:
+      resources: {VCPU: 1}
+      member_of: [["20000000-0000-4000-8000-000000000002", "20000000-0000-4000-8000-000000000003"]]
+    disk_only: {resources: {DISK_GB: 10}}
+`
+
+// The recorded cloud counted, with no request beyond the Placement poll's
+// own. Worked out by hand from cloud-1.39.json:
+//   - small on cn1: VCPU or memory must come from the root (Nova skips a
+//     host whose candidate leaves its compute node out), and the root has
+//     110 two-VCPU and 45 2-GiB slots: 155, although its NUMA children
+//     alone would take 202; cn2 takes 135 (memory); 290 in all.
+//   - gpu: the A100s have min_unit 2, step_size 2 (amount 2: (7 - 2) / 2
+//     = 2 free of 3); cn1-numa0's VCPU max_unit 2 keeps it out of 4-VCPU
+//     requests; the root supplies VCPU or memory.
+//   - gold_not_silver: cn2 has CUSTOM_SILVER, so only cn1: int(990 * 1.1)
+//     = 1089 - 20 used = 1069 GB, 10 slots of 100.
+//   - in_b_or_c: cn1's root is in A only, so only its providers in B or C
+//     could supply, and then not the root: 0; cn2 (in B): 736 - 8 = 728.
+//   - disk_only: shared-storage (MISC_SHARES_VIA_AGGREGATE) is no host;
+//     cn1 106, cn2 210 (max_unit 500 allows 10).
+func TestCapacityOnTheRecordedCloud(t *testing.T) {
+	srv := newFixtureServer(t, placementRoot, placementCloud)
+	cfg := mustConfig(t, capacityShapes)
+	model := NewModel()
+	placement := newTestPlacement(t, srv)
+	placement.model = model
+	capacity := &capacityCollector{model: model, now: func() time.Time { return time.Unix(1e9, 0) }}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := collect(t, ctx, capacity, cfg); err == nil || !strings.Contains(err.Error(), "no Placement data yet") {
+		t.Fatalf("before any Placement poll: %v", err)
+	}
+	if _, err := poll(t, placement, cfg); err != nil {
+		t.Fatal(err)
+	}
+	srv.requests() // counts from here on
+	model.placement.Load().Taken = time.Unix(1e9-7, 0)
+	metrics, err := poll(t, capacity, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := total(srv.requests()); n != 0 {
+		t.Errorf("counting sent %d requests", n)
+	}
+	assertGolden(t, metrics, "capacity-cloud")
+}
+
+func TestCapacityNeedsPlacement(t *testing.T) {
+	if _, err := New([]string{"capacity"}, Deps{Logger: nopLogger()}); err == nil || !strings.Contains(err.Error(), "enable --collector.placement too") {
+		t.Errorf("capacity alone: %v", err)
+	}
+}
+
+func TestCapacityConfigErrors(t *testing.T) {
+	for _, c := range []struct{ text, want string }{
+		{"capacity:\n  virtual_flavors:\n    x: {}\n", "capacity.virtual_flavors.x.resources: give the amount of each resource class"},
+		{"capacity:\n  virtual_flavors:\n    x: {resources: {vcpu: 1}}\n", `capacity.virtual_flavors.x.resources: line 3: "vcpu" is not a resource class`},
+		{"capacity:\n  virtual_flavors:\n    x: {resources: {VCPU: 2.5}}\n", "capacity.virtual_flavors.x.resources.VCPU: line 3: 2.5 is not a whole number of at least 1"},
+		{"capacity:\n  virtual_flavors:\n    x: {resources: {VCPU: 0}}\n", "capacity.virtual_flavors.x.resources.VCPU: line 3: 0 is not a whole number"},
+		{"capacity:\n  virtual_flavors:\n    x: {resources: {VCPU: 1}, required: [avx]}\n", `capacity.virtual_flavors.x.required: "avx" is not a trait name`},
+		{"capacity:\n  virtual_flavors:\n    x: {resources: {VCPU: 1}, required: [T], forbidden: [T]}\n", "capacity.virtual_flavors.x: T is both required and forbidden"},
+		{"capacity:\n  virtual_flavors:\n    x: {resources: {VCPU: 1}, member_of: [[]]}\n", "capacity.virtual_flavors.x.member_of[0]: is empty"},
+		{"capacity:\n  virtual_flavors:\n    x: {resources: {VCPU: 1}, member_of: [agg-a]}\n", `capacity.virtual_flavors.x.member_of[0]: "agg-a" is not an aggregate uuid`},
+		{"capacity:\n  virtual_flavors:\n    x: {resources: {VCPU: 1}, ram: 5}\n", `capacity.virtual_flavors.x: line 3: unknown key "ram"`},
+		{"placement: {metrics: {usage: false}}\ncapacity:\n  virtual_flavors:\n    x: {resources: {VCPU: 1}}\n", "capacity.virtual_flavors: counting slots needs placement.metrics.usage: true"},
+		{"capacity: {interval: 0s}\n", "capacity.interval: must be positive"},
+	} {
+		_, err := ParseConfig([]byte(c.text))
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.text, err, c.want)
+		}
+	}
+	cfg := mustConfig(t, capacityShapes)
+	if got := strings.Join(cfg.Placement.keepTraits, ","); got != "COMPUTE_STATUS_DISABLED,CUSTOM_GOLD,CUSTOM_GPU,CUSTOM_SILVER,MISC_SHARES_VIA_AGGREGATE" {
+		t.Errorf("traits kept for the shapes: %s", got)
+	}
+}
