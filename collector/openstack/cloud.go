@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,11 +93,19 @@ func LoadCloud(name string) (*Cloud, error) {
 	var path string
 	for _, candidate := range cloudsYAMLLocations() {
 		data, err := os.ReadFile(candidate)
-		if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
+		if err != nil {
+			// A file there that cannot be read (a Secret mounted for
+			// another uid, say) must not make a later location win.
+			return nil, unreadable(err)
+		}
 		cloudsYAML, path = data, candidate
-		secureYAML, _ = os.ReadFile(filepath.Join(filepath.Dir(candidate), "secure.yaml"))
+		secure := filepath.Join(filepath.Dir(candidate), "secure.yaml")
+		if secureYAML, err = os.ReadFile(secure); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, unreadable(err)
+		}
 		break
 	}
 	if cloudsYAML == nil {
@@ -107,6 +116,11 @@ func LoadCloud(name string) (*Cloud, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return cloudFromEntry(name, entry, cloudsYAML, secureYAML)
+}
+
+// unreadable says which file could not be read and as whom.
+func unreadable(err error) error {
+	return fmt.Errorf("%w (the exporter runs as uid %d, gid %d: the file must be readable by it)", err, os.Getuid(), os.Getgid())
 }
 
 // mergedEntry returns cloud name from clouds.yaml with its secure.yaml entry

@@ -192,3 +192,39 @@ func TestLoadCloudAdminTokenFromEnvironment(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// A clouds.yaml or secure.yaml that exists but cannot be read (a Secret
+// mounted for another uid) is an error naming it, never "not found", and
+// never a reason to use a later location instead.
+func TestLoadCloudUnreadableFile(t *testing.T) {
+	dir := t.TempDir()
+	later := filepath.Join(dir, "home")
+	if err := os.MkdirAll(filepath.Join(later, "openstack"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(later, "openstack", "clouds.yaml"), []byte("clouds:\n  local: {auth_type: none}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_CONFIG_HOME", later)
+	t.Chdir(dir)
+	// A directory stands in for an unreadable file: the tests run as root,
+	// whom file modes do not stop.
+	if err := os.Mkdir(filepath.Join(dir, "clouds.yaml"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("OS_CLIENT_CONFIG_FILE", "")
+	_, err := LoadCloud("local")
+	if err == nil || !strings.Contains(err.Error(), "clouds.yaml") || !strings.Contains(err.Error(), "the file must be readable by it") {
+		t.Errorf("unreadable ./clouds.yaml: %v", err)
+	}
+
+	if err := os.Remove(filepath.Join(dir, "clouds.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(later, "openstack", "secure.yaml"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadCloud("local"); err == nil || !strings.Contains(err.Error(), "secure.yaml") {
+		t.Errorf("unreadable secure.yaml: %v", err)
+	}
+}
