@@ -71,3 +71,19 @@ func freePortOf(t *testing.T) string {
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	return port
 }
+
+// HEALTHCHECK_URL stands in for --healthcheck.url: a container's
+// HEALTHCHECK has fixed arguments, its environment does not.
+func TestHealthcheckURLFromEnvironment(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/custom/healthy" {
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("HEALTHCHECK_URL", srv.URL+"/custom/healthy")
+	var out bytes.Buffer
+	if code := run([]string{"--healthcheck"}, &out); code != 0 {
+		t.Errorf("exit %d: %s", code, out.String())
+	}
+}

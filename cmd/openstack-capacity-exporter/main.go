@@ -56,7 +56,7 @@ func run(args []string, stderr io.Writer) int {
 		logLevel       = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat      = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
 		healthCheck    = app.Flag("healthcheck", "Probe a running exporter's /-/healthy and exit: 0 if it answers, 1 if not (the container's HEALTHCHECK: distroless has no shell).").Bool()
-		healthCheckURL = app.Flag("healthcheck.url", "URL --healthcheck probes (default: /-/healthy on the first --web.listen-address, on 127.0.0.1 when that listens on every interface).").String()
+		healthCheckURL = app.Flag("healthcheck.url", "URL --healthcheck probes (default: /-/healthy on the first --web.listen-address, on 127.0.0.1 when that listens on every interface).").Envar("HEALTHCHECK_URL").String()
 	)
 	enabled := map[string]*bool{}
 	for _, name := range collector.Names() {
