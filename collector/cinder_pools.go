@@ -9,11 +9,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/go-kit/log/level"
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -84,9 +82,7 @@ type cinderCollector struct {
 	logger  log.Logger
 	session *openstack.Session
 
-	mu      sync.Mutex // guards server and version, which reloads read
-	server  *openstack.VersionRange
-	version openstack.Microversion
+	apiVersions
 	// queryErrors, typeErrors: a query or volume type failing the same way
 	// is logged once.
 	queryErrors, typeErrors map[string]string
@@ -119,32 +115,16 @@ func (p *cinderPool) id() poolID {
 }
 
 func (c *cinderCollector) discover(ctx context.Context, sc *gophercloud.ServiceClient, root string) error {
-	r, err := openstack.DiscoverVersions(ctx, sc, cinderOp("discover_version"), root, "v3")
-	if errors.Is(err, openstack.ErrNoSuchVersion) {
-		return errors.New("discovering the Cinder microversion: the server root lists no v3 API; is block_storage_endpoint_override the Cinder URL?")
-	}
-	if err != nil {
-		return fmt.Errorf("discovering the Cinder microversion: %w", err)
-	}
-	chosen, err := r.Negotiate(cinderOldest, cinderNewest)
-	if err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.server, c.version = &r, chosen
-	c.mu.Unlock()
-	level.Info(c.logger).Log("msg", "Cinder microversions discovered", "min", r.Min, "max", r.Max, "using", chosen)
-	return nil
+	return c.apiVersions.discover(ctx, c.logger, sc, cinderOp("discover_version"), root, "v3", cinderOldest, cinderNewest, "Cinder", "block_storage_endpoint_override")
 }
 
 // CheckConfig validates the filters against the server once known.
 func (c *cinderCollector) CheckConfig(cfg *Config) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.server == nil {
+	version, ok := c.known()
+	if !ok {
 		return nil
 	}
-	return cfg.Cinder.CheckServer(c.version)
+	return cfg.Cinder.CheckServer(version)
 }
 
 func (c *cinderCollector) headers() map[string]string {
@@ -214,9 +194,7 @@ func (c *cinderCollector) Update(ctx context.Context, cfg *Config, ch chan<- pro
 		pools, err = c.listPools(ctx, sc, base, true, nil, "list_pools_detail")
 		if err != nil {
 			if !errors.Is(err, errCinderRejected) {
-				c.mu.Lock()
-				c.server = nil // discover again: the server may have changed
-				c.mu.Unlock()
+				c.forget()
 			}
 			err = fmt.Errorf("listing pools: %w", err)
 		}

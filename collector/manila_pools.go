@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/go-kit/log/level"
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -75,9 +73,7 @@ type manilaCollector struct {
 	logger  log.Logger
 	session *openstack.Session
 
-	mu      sync.Mutex // guards server and version, which reloads read
-	server  *openstack.VersionRange
-	version openstack.Microversion
+	apiVersions
 	// queryErrors: a query failing the same way is logged once.
 	queryErrors  map[string]string
 	inconsistent *inconsistencies
@@ -113,32 +109,16 @@ func (c *manilaCollector) endpoints(sc *gophercloud.ServiceClient) (root, base s
 }
 
 func (c *manilaCollector) discover(ctx context.Context, sc *gophercloud.ServiceClient, root string) error {
-	r, err := openstack.DiscoverVersions(ctx, sc, manilaOp("discover_version"), root, "v2")
-	if errors.Is(err, openstack.ErrNoSuchVersion) {
-		return errors.New("discovering the Manila microversion: the server root lists no v2 API; is shared_file_system_endpoint_override the Manila URL?")
-	}
-	if err != nil {
-		return fmt.Errorf("discovering the Manila microversion: %w", err)
-	}
-	chosen, err := r.Negotiate(manilaOldest, manilaNewest)
-	if err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.server, c.version = &r, chosen
-	c.mu.Unlock()
-	level.Info(c.logger).Log("msg", "Manila microversions discovered", "min", r.Min, "max", r.Max, "using", chosen)
-	return nil
+	return c.apiVersions.discover(ctx, c.logger, sc, manilaOp("discover_version"), root, "v2", manilaOldest, manilaNewest, "Manila", "shared_file_system_endpoint_override")
 }
 
 // CheckConfig validates share_type filters against the server once known.
 func (c *manilaCollector) CheckConfig(cfg *Config) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.server == nil {
+	version, ok := c.known()
+	if !ok {
 		return nil
 	}
-	return cfg.Manila.CheckServer(c.version)
+	return cfg.Manila.CheckServer(version)
 }
 
 func (c *manilaCollector) listPools(ctx context.Context, sc *gophercloud.ServiceClient, base string, detail bool, filter *ManilaFilter, operation string) ([]manilaPool, error) {
@@ -195,9 +175,7 @@ func (c *manilaCollector) Update(ctx context.Context, cfg *Config, ch chan<- pro
 		pools, err = c.listPools(ctx, sc, base, mcfg.Detail, mcfg.Scope, operation)
 		if err != nil {
 			if !errors.Is(err, errRejected) {
-				c.mu.Lock()
-				c.server = nil // discover again: the server may have changed
-				c.mu.Unlock()
+				c.forget()
 			}
 			err = fmt.Errorf("listing pools: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -13,7 +14,10 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"github.com/gophercloud/gophercloud/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector/openstack"
 )
 
 // What the scheduler-stats pool collectors (Manila, Cinder) share: a pool's
@@ -29,6 +33,52 @@ const (
 	reasonUnparsableValue = "unparsable_value"
 	reasonDuplicatePool   = "duplicate_pool"
 )
+
+// apiVersions is what a pool collector learned of its server's
+// microversions; reloads read it (CheckConfig) while polls write it.
+type apiVersions struct {
+	mu      sync.Mutex // guards server and version
+	server  *openstack.VersionRange
+	version openstack.Microversion
+}
+
+// discover reads the version document at root, keeps the range of the API
+// whose id starts with prefix and picks the highest microversion both the
+// server and the exporter (oldest..newest) know. service and override
+// name the service and its endpoint override in the errors.
+func (a *apiVersions) discover(ctx context.Context, logger log.Logger, sc *gophercloud.ServiceClient, op openstack.Operation, root, prefix string,
+	oldest, newest openstack.Microversion, service, override string) error {
+	r, err := openstack.DiscoverVersions(ctx, sc, op, root, prefix)
+	if errors.Is(err, openstack.ErrNoSuchVersion) {
+		return fmt.Errorf("discovering the %s microversion: the server root lists no %s API; is %s the %s URL?", service, prefix, override, service)
+	}
+	if err != nil {
+		return fmt.Errorf("discovering the %s microversion: %w", service, err)
+	}
+	chosen, err := r.Negotiate(oldest, newest)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.server, a.version = &r, chosen
+	a.mu.Unlock()
+	level.Info(logger).Log("msg", service+" microversions discovered", "min", r.Min, "max", r.Max, "using", chosen)
+	return nil
+}
+
+// forget makes the next poll discover again: the server may have changed.
+func (a *apiVersions) forget() {
+	a.mu.Lock()
+	a.server = nil
+	a.mu.Unlock()
+}
+
+// known returns the microversion in use, if the server is known yet.
+func (a *apiVersions) known() (openstack.Microversion, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.version, a.server != nil
+}
 
 // poolID is a pool's identity: its unique name ("host@backend#pool") and
 // the parts the labels show.
