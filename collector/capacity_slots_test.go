@@ -55,7 +55,7 @@ func TestCapacityOnTheRecordedCloud(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.requests() // counts from here on
-	model.placement.Load().Taken = time.Unix(1e9-7, 0)
+	model.placement.view.Load().Taken = time.Unix(1e9-7, 0)
 	metrics, err := poll(t, capacity, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -80,6 +80,7 @@ func New(names []string, deps Deps) (map[string]Collector, error) {
 	if deps.Model == nil {
 		deps.Model = NewModel()
 	}
+	deps.Model.novaPolled.Store(slices.Contains(names, "nova"))
 	for _, name := range names {
 		reg, ok := registry[name]
 		if !ok {

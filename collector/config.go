@@ -22,6 +22,7 @@ type Config struct {
 	Placement PlacementConfig `yaml:"placement"`
 	Manila    ManilaConfig    `yaml:"manila"`
 	Cinder    CinderConfig    `yaml:"cinder"`
+	Nova      NovaConfig      `yaml:"nova"`
 	Capacity  CapacityConfig  `yaml:"capacity"`
 	// Clouds, when given, are the clouds one process polls, each with the
 	// sections above as its defaults (see clouds_config.go).
@@ -75,6 +76,7 @@ func parseTop(top *yaml.Node) (*Config, error) {
 	cfg.Placement.setDefaults()
 	cfg.Manila.setDefaults()
 	cfg.Cinder.setDefaults()
+	cfg.Nova.setDefaults()
 	cfg.Capacity.setDefaults()
 	if top != nil {
 		if err := decodeStrict(top, "", cfg); err != nil {
@@ -98,6 +100,9 @@ func (cfg *Config) validated() (*Config, error) {
 		return nil, err
 	}
 	if err := cfg.Cinder.validate("cinder"); err != nil {
+		return nil, err
+	}
+	if err := cfg.Nova.validate("nova"); err != nil {
 		return nil, err
 	}
 	if err := cfg.Capacity.validate("capacity"); err != nil {

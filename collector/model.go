@@ -17,12 +17,38 @@ import (
 // service); parts of different services may be a poll interval apart, and
 // each says when it was taken. One Model per cloud: collector.New makes it.
 type Model struct {
-	placement      atomic.Pointer[PlacementView]
-	placementReady chan struct{} // closed by the first publishPlacement
-	readyOnce      sync.Once
-	// placementWanted is set when a derived collector reads the Placement
-	// part: building it costs a copy of the cache per poll, paid only then.
-	placementWanted atomic.Bool
+	placement modelPart[PlacementView]
+	nova      modelPart[NovaView]
+	// novaPolled is set by New when the Nova collector runs: a derived
+	// collector can then tell "no Nova data yet" from "never any".
+	novaPolled atomic.Bool
+}
+
+// modelPart is one service's part of the Model.
+type modelPart[T any] struct {
+	view      atomic.Pointer[T]
+	ready     chan struct{} // closed by the first publish
+	readyOnce sync.Once
+	// wanted is set when a derived collector reads the part: building it
+	// costs a copy of the polling collector's data per poll, paid only then.
+	wanted atomic.Bool
+}
+
+func newModelPart[T any]() modelPart[T] { return modelPart[T]{ready: make(chan struct{})} }
+
+// latest waits for the first view until ctx ends (then nil).
+func (p *modelPart[T]) latest(ctx context.Context) *T {
+	p.wanted.Store(true)
+	select {
+	case <-p.ready:
+	case <-ctx.Done():
+	}
+	return p.view.Load()
+}
+
+func (p *modelPart[T]) publish(v *T) {
+	p.view.Store(v)
+	p.readyOnce.Do(func() { close(p.ready) })
 }
 
 // PlacementView is what one Placement poll saw.
@@ -42,27 +68,39 @@ type PlacementView struct {
 }
 
 // NewModel is an empty picture of a cloud.
-func NewModel() *Model { return &Model{placementReady: make(chan struct{})} }
+func NewModel() *Model {
+	return &Model{placement: newModelPart[PlacementView](), nova: newModelPart[NovaView]()}
+}
 
 // WantPlacement asks the Placement collector to publish its view from its
 // next poll on; a derived collector calls it when it is made, so that the
 // first Placement poll already publishes.
-func (m *Model) WantPlacement() { m.placementWanted.Store(true) }
+func (m *Model) WantPlacement() { m.placement.wanted.Store(true) }
 
 // Placement returns the latest Placement view, waiting for the first one
 // until ctx ends (then nil).
-func (m *Model) Placement(ctx context.Context) *PlacementView {
-	m.WantPlacement()
-	select {
-	case <-m.placementReady:
-	case <-ctx.Done():
+func (m *Model) Placement(ctx context.Context) *PlacementView { return m.placement.latest(ctx) }
+
+func (m *Model) publishPlacement(v *PlacementView) { m.placement.publish(v) }
+
+func (m *Model) wantsPlacement() bool { return m.placement.wanted.Load() }
+
+// WantNova asks the Nova collector to publish its view from its next poll
+// on (see WantPlacement).
+func (m *Model) WantNova() { m.nova.wanted.Store(true) }
+
+// Nova returns the latest Nova view, waiting for the first one until ctx
+// ends (then nil). Without the Nova collector it is nil at once.
+func (m *Model) Nova(ctx context.Context) *NovaView {
+	if !m.novaPolled.Load() {
+		return nil
 	}
-	return m.placement.Load()
+	return m.nova.latest(ctx)
 }
 
-func (m *Model) publishPlacement(v *PlacementView) {
-	m.placement.Store(v)
-	m.readyOnce.Do(func() { close(m.placementReady) })
-}
+// NovaPolled reports whether the Nova collector runs for this cloud.
+func (m *Model) NovaPolled() bool { return m.novaPolled.Load() }
 
-func (m *Model) wantsPlacement() bool { return m.placementWanted.Load() }
+func (m *Model) publishNova(v *NovaView) { m.nova.publish(v) }
+
+func (m *Model) wantsNova() bool { return m.nova.wanted.Load() }

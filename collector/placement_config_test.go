@@ -76,7 +76,7 @@ func TestParseConfigExample(t *testing.T) {
 func TestParseConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"unknown top-level section", "placment: {}\n",
-			`config: line 1: unknown key "placment"; allowed keys: capacity, cinder, clouds, manila, placement`},
+			`config: line 1: unknown key "placment"; allowed keys: capacity, cinder, clouds, manila, nova, placement`},
 		{"unknown placement key", "placement:\n  intervall: 30s\n",
 			`placement: line 2: unknown key "intervall"; allowed keys: aggregates_max_age, concurrency, interval, metrics, queries, scope, timeout, traits_include, trust_aggregate_generation, usages_max_age`},
 		{"bad duration", "placement:\n  interval: 5x\n",

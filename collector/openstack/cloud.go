@@ -262,6 +262,7 @@ func cloudFromEnv() (*Cloud, error) {
 		"OS_PLACEMENT_ENDPOINT_OVERRIDE":          "placement_endpoint_override",
 		"OS_SHARED_FILE_SYSTEM_ENDPOINT_OVERRIDE": "shared_file_system_endpoint_override",
 		"OS_BLOCK_STORAGE_ENDPOINT_OVERRIDE":      "block_storage_endpoint_override",
+		"OS_COMPUTE_ENDPOINT_OVERRIDE":            "compute_endpoint_override",
 	} {
 		if v := os.Getenv(env); v != "" {
 			entry[key] = v
