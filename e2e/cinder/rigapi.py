@@ -16,6 +16,7 @@ Subcommands:
                             (100) were created; prints how many fitted and
                             leaves the refused one in error
   delete-volumes            delete every volume, wait until they are gone
+  wait-pool NAME SECONDS    until get_pools lists the pool NAME
   disable HOST@BACKEND      disable that cinder-volume service (os-services)
   enable HOST@BACKEND       enable it again
 """
@@ -241,6 +242,15 @@ def main():
         fill(api, a.args[0], a.args[1], int(a.args[2]) if len(a.args) > 2 else 100)
     elif a.cmd == "delete-volumes":
         delete_volumes(api)
+    elif a.cmd == "wait-pool":
+        deadline = time.monotonic() + float(a.args[1])
+        while True:
+            status, body = api.v3("GET", "/scheduler-stats/get_pools")
+            if status == 200 and a.args[0] in [p["name"] for p in body["pools"]]:
+                break
+            if time.monotonic() > deadline:
+                sys.exit("cinder rig: no pool %s after %ss" % (a.args[0], a.args[1]))
+            time.sleep(0.5)
     elif a.cmd in ("disable", "enable"):
         status, body = api.v3("PUT", "/os-services/" + a.cmd, {"host": a.args[0], "binary": "cinder-volume"})
         if status != 200:

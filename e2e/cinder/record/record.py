@@ -65,8 +65,11 @@ EXTRA = {
     "pools-detail-vol10-stopped": (POOLS, [("detail", "true")], v("3.70"), True),
     # after volumes of type tiny filled rig-vol1@beta#b2 and one gold volume
     "pools-detail-with-volumes": (POOLS, [("detail", "true")], v("3.70"), True),
-    # while rig-vol1@beta reports "pools": [] (Cinder then lists one pool
-    # named after the back end, without capacities)
+    # while rig-vol1@beta reports "pools": [], its volume service having
+    # counted volumes since it started: no pool of rig-vol1@beta
+    "pools-detail-backend-empty-list-after-volumes": (POOLS, [("detail", "true")], v("3.70"), True),
+    # the same, the volume service freshly started with no volumes: one pool
+    # named after the back end, without capacities
     "pools-detail-backend-without-pools": (POOLS, [("detail", "true")], v("3.70"), True),
 }
 

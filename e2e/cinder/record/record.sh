@@ -15,7 +15,8 @@ started=false
 if ! pid_alive api; then started=true; fi
 "$rig/start.sh" >/dev/null
 if $started; then trap '"$rig/stop.sh"' EXIT; fi
-rec() { "$PY" "$here/record.py" --url "http://127.0.0.1:$CINDER_PORT" "$@"; }
+# CINDER_RIG_RECORD_OUT: another directory than collector/testdata/cinder (a trial run).
+rec() { "$PY" "$here/record.py" --url "http://127.0.0.1:$CINDER_PORT" ${CINDER_RIG_RECORD_OUT:+--out "$CINDER_RIG_RECORD_OUT"} "$@"; }
 api() { "$PY" "$rig/rigapi.py" --url "http://127.0.0.1:$CINDER_PORT" --pools-file "$CINDER_RIG_POOLS" "$@"; }
 
 api delete-volumes
@@ -47,6 +48,14 @@ pools = json.load(open(sys.argv[1]))
 pools["rig-vol1"]["beta"] = []
 json.dump(pools, open(sys.argv[2], "w"))' "$rig/pools.default.json" "$STATE_DIR/pools-beta-empty.json"
 cp "$STATE_DIR/pools-beta-empty.json" "$CINDER_RIG_POOLS.tmp" && mv -f "$CINDER_RIG_POOLS.tmp" "$CINDER_RIG_POOLS"
+# The volume manager has counted volumes on b2 since it started: the back
+# end then lists no pool at all.
 sleep $((3 * CINDER_RIG_REPORT_INTERVAL))
+rec --only pools-detail-backend-empty-list-after-volumes
+# A volume service that has counted none since its start: one pool named
+# after the back end.
+"$rig/ctl.sh" stop-volume rig-vol1
+volume_start rig-vol1
+api wait-pool 'rig-vol1@beta#beta' 120
 rec --only pools-detail-backend-without-pools
 "$rig/ctl.sh" reset-pools 60
