@@ -7,6 +7,10 @@
 #   ctl.sh start-compute HOST      start it; waits until it is up again
 #   ctl.sh wait-down HOST [SECONDS]  until os-services says HOST is down
 #                                  (default 60 s); prints how long it took
+#   ctl.sh freeze-compute HOST     SIGSTOP to HOST's nova-compute: it stops
+#                                  answering RPCs and heartbeating (down
+#                                  after 10 s), as a hung host would
+#   ctl.sh thaw-compute HOST       SIGCONT
 #   ctl.sh seed                    rigapi.py seed (aggregates, flavors,
 #                                  Placement allocations)
 #   ctl.sh service HOST enable|disable [REASON]|down|up
@@ -38,11 +42,19 @@ start-compute)
 	compute_start "$1"
 	rigapi wait-computes "${NOVA_RIG_WAIT:-180}" "$1" --discover "$STATE_DIR"
 	;;
+freeze-compute | thaw-compute)
+	[ -n "${1:-}" ] || die "usage: ctl.sh $cmd HOST"
+	pid_alive "compute-$1" || die "compute-$1 is not running"
+	sig=STOP
+	[ "$cmd" = thaw-compute ] && sig=CONT
+	kill -"$sig" "$(cat "$RUN/compute-$1.pid")"
+	log "compute-$1: SIG$sig"
+	;;
 wait-down)
 	[ -n "${1:-}" ] || die "usage: ctl.sh wait-down HOST [SECONDS]"
 	rigapi wait-down "$1" "${2:-60}"
 	;;
 seed) rigapi seed ;;
 service) rigapi service "$@" ;;
-*) die "usage: ctl.sh status|stop-compute HOST|start-compute HOST|wait-down HOST [SECONDS]|seed|service HOST ACTION [REASON]" ;;
+*) die "usage: ctl.sh status|stop-compute HOST|start-compute HOST|freeze-compute HOST|thaw-compute HOST|wait-down HOST [SECONDS]|seed|service HOST ACTION [REASON]" ;;
 esac

@@ -26,6 +26,7 @@ defaults.
 
 import json
 import os
+import subprocess
 
 import os_resource_classes as orc
 from oslo_config import cfg
@@ -71,6 +72,12 @@ class RigDriver(fake.FakeDriver):
         if res is not None:
             res.vcpus, res.memory_mb, res.local_gb = (
                 self.vcpus, self.memory_mb, self.local_gb)
+
+    def get_host_uptime(self):
+        # As the libvirt driver does (FakeDriver raises NotImplementedError,
+        # which each os-hypervisors/detail at >= 2.88 logs as a traceback).
+        return subprocess.run(["env", "LANG=C", "uptime"], capture_output=True,
+                              text=True, check=True).stdout
 
     def get_available_resource(self, nodename):
         self._load()

@@ -3,12 +3,17 @@
 for a Nova collector's tests (collector/testdata/nova/). Python 3 standard
 library only. record.sh runs it on a fresh rig:
 
-    /usr/bin/python3 e2e/nova/record/record.py seeded|down [--out DIR]
+    /usr/bin/python3 e2e/nova/record/record.py seeded|down|hung [--out DIR]
 
 seeded: after `rigapi.py seed`, rig-cmp2 disabled and rig-cmp3 forced down;
         writes nova.json and placement.json
 down:   after rig-cmp1's nova-compute was stopped and is reported down;
         writes nova-cmp1-down.json
+hung:   right after rig-cmp2's nova-compute was frozen (SIGSTOP), while it
+        still counts as up: os-hypervisors/detail at 2.88+ asks every up
+        compute for its uptime over RPC and fails after
+        rpc_response_timeout (60 s); 2.87 answers at once. Writes
+        nova-cmp2-hung.json
 
 The cassettes have the shape the collector's fixtureServer replays
 (collector/fixture_test.go): method, path, query (encoded as Go's
@@ -184,6 +189,18 @@ def down(args, nova_url):
           n.interactions)
 
 
+def hung(args, nova_url):
+    n = Recorder(nova_url, rigapi.TOKEN)
+    n.get("/v2.1/os-hypervisors/detail", [], cv("2.93"))
+    n.get("/v2.1/os-hypervisors/detail", [], cv("2.87"))
+    write(os.path.join(args.out, "nova-cmp2-hung.json"), RECORDED_FROM_NOVA,
+          "Recorded by e2e/nova/record/record.sh after nova-cmp1-down.json, same rig: rig-cmp2's "
+          "nova-compute frozen (SIGSTOP) just before, while still reported up. At 2.93 the detail "
+          "view calls get_host_uptime over RPC on every up compute: 500 MessagingTimeout after "
+          "rpc_response_timeout (60 s). At 2.87 (no uptime) it answers at once. Token not stored.",
+          n.interactions)
+
+
 def n_get_json(base, path, version):
     api = rigapi.API(base, rigapi.TOKEN, "compute", version)
     return 200, api.ok("GET", path)
@@ -191,7 +208,7 @@ def n_get_json(base, path, version):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("what", choices=["seeded", "down"])
+    p.add_argument("what", choices=["seeded", "down", "hung"])
     p.add_argument("--url", default="http://127.0.0.1:%s" % os.environ.get("NOVA_PORT", "18774"))
     p.add_argument("--placement", default="http://127.0.0.1:%s" % os.environ.get("NOVA_RIG_PLACEMENT_PORT", "18781"))
     p.add_argument("--flavor-requests", help="flavor id -> allocation candidates query (flavor_requests.py)")
@@ -200,8 +217,10 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     if args.what == "seeded":
         seeded(args, args.url, args.placement)
-    else:
+    elif args.what == "down":
         down(args, args.url)
+    else:
+        hung(args, args.url)
 
 
 if __name__ == "__main__":

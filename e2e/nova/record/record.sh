@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Re-records collector/testdata/nova/{nova,placement,nova-cmp1-down,
-# flavor-requests}.json
+# nova-cmp2-hung,flavor-requests}.json
 # from a fresh Nova test rig: stops the rig and deletes its STATE_DIR,
 # starts it with the default computes file, seeds it (aggregates, flavors,
 # Placement allocations), disables rig-cmp2 and forces rig-cmp3 down,
 # records, stops rig-cmp1's compute, waits until it is reported down,
-# records again, and stops the rig. Run as root. Same environment as
+# records again, freezes rig-cmp2's compute (SIGSTOP) and records the
+# 60 s failure of os-hypervisors/detail at 2.93, and stops the rig. Run as root. Same environment as
 # start.sh.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,3 +36,8 @@ out=$(cd "$RIG_DIR/../../collector/testdata/nova" && pwd)
 "$rig/ctl.sh" stop-compute rig-cmp1
 "$rig/ctl.sh" wait-down rig-cmp1 60
 "$PY" "$here/record.py" down --out "$out"
+# Heartbeats come every 2 s and a host counts as down 10 s after the last
+# one: the request below reaches it while it still counts as up.
+"$rig/ctl.sh" freeze-compute rig-cmp2
+"$PY" "$here/record.py" hung --out "$out"
+"$rig/ctl.sh" thaw-compute rig-cmp2
