@@ -565,4 +565,28 @@ openstack_cinder_pool_capacity_virtual_free_bytes{backend="beta",host="rig-vol1"
 	if strings.Contains(got, `openstack_cinder_pool_capacity_total_bytes{backend="beta",host="rig-vol1",name="rig-vol1@beta#beta"`) {
 		t.Errorf("a total for the pool without capacities:\n%s", got)
 	}
+
+	// The same after volumes were placed on the back end: no pool of it at
+	// all. Its three pools stay missing since they first were; the pool
+	// named after it, listed by the last poll, is missing now.
+	srv.load(cinderRig(t, "pools-detail-backend-empty-list-after-volumes.json")...)
+	clock.advance(time.Minute)
+	if metrics, err = pollCinder(t, c, cfg); err != nil {
+		t.Fatal(err)
+	}
+	want = `
+# HELP openstack_cinder_pool_missing_since_timestamp_seconds Unix time of the first successful poll whose complete pool list lacked this pool, which an earlier poll within cinder.missing_pools_retention listed; absent while the pool is listed. The exporter's memory: a restart forgets.
+# TYPE openstack_cinder_pool_missing_since_timestamp_seconds gauge
+openstack_cinder_pool_missing_since_timestamp_seconds{backend="beta",host="rig-vol1",name="rig-vol1@beta#b0",pool="b0"} 1.79619858e+09
+openstack_cinder_pool_missing_since_timestamp_seconds{backend="beta",host="rig-vol1",name="rig-vol1@beta#b1",pool="b1"} 1.79619858e+09
+openstack_cinder_pool_missing_since_timestamp_seconds{backend="beta",host="rig-vol1",name="rig-vol1@beta#b2",pool="b2"} 1.79619858e+09
+openstack_cinder_pool_missing_since_timestamp_seconds{backend="beta",host="rig-vol1",name="rig-vol1@beta#beta",pool="beta"} 1.79619864e+09
+# HELP openstack_cinder_pools Storage pools the Cinder scheduler knows, per volume host and back end.
+# TYPE openstack_cinder_pools gauge
+openstack_cinder_pools{backend="alpha",host="rig-vol1"} 3
+openstack_cinder_pools{backend="alpha",host="rig-vol10"} 1
+`
+	if err := testutil.CollectAndCompare(replay(metrics), strings.NewReader(want), "openstack_cinder_pool_missing_since_timestamp_seconds", "openstack_cinder_pools"); err != nil {
+		t.Error(err)
+	}
 }
