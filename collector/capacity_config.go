@@ -19,6 +19,9 @@ type CapacityConfig struct {
 	// VirtualFlavors are shapes defined here by resources and traits (for
 	// shapes that are not Nova flavors, or without the Nova collector).
 	VirtualFlavors VirtualFlavors `yaml:"virtual_flavors"`
+	// Flavors picks the Nova flavors counted, by name (RE2, unanchored);
+	// nil counts none. Needs the Nova collector.
+	Flavors *Regexp `yaml:"flavors"`
 }
 
 // VirtualFlavors maps a name to its shape, in name order.
@@ -123,8 +126,14 @@ func (c *CapacityConfig) validate(path string) error {
 	if c.Interval <= 0 {
 		return errorAt(path+".interval", "must be positive, e.g. 30s")
 	}
+	if c.Flavors != nil && c.Flavors.String() == "" {
+		return errorAt(path+".flavors", `an empty expression matches every flavor; write ".*" if that is meant, or leave the key out for none`)
+	}
 	return nil
 }
+
+// counts reports whether any shape is counted at all.
+func (c *CapacityConfig) counts() bool { return len(c.VirtualFlavors) > 0 || c.Flavors != nil }
 
 // shapes lists every shape counted, with Nova's forbidden trait added.
 func (c *CapacityConfig) shapes() []VirtualFlavor {
@@ -139,7 +148,7 @@ func (c *CapacityConfig) shapes() []VirtualFlavor {
 
 // neededTraits are the traits the Placement cache must keep for the shapes.
 func (c *CapacityConfig) neededTraits() []string {
-	if len(c.VirtualFlavors) == 0 {
+	if !c.counts() {
 		return nil
 	}
 	set := map[string]bool{capacityDisabledTrait: true, slots.SharingTrait: true}
@@ -163,13 +172,17 @@ func (c *CapacityConfig) neededTraits() []string {
 // free slots need inventories, usages and traits (COMPUTE_STATUS_DISABLED
 // at least); aggregates are needed for member_of.
 func (c *CapacityConfig) checkPlacementFeeds(p *PlacementConfig) error {
-	if len(c.VirtualFlavors) == 0 {
+	if !c.counts() {
 		return nil
+	}
+	key := "capacity.virtual_flavors"
+	if len(c.VirtualFlavors) == 0 {
+		key = "capacity.flavors"
 	}
 	m := p.Metrics
 	for name, on := range map[string]bool{"inventory": m.Inventory, "usage": m.Usage, "traits": m.Traits, "aggregates": m.Aggregates} {
 		if !on {
-			return errorAt("capacity.virtual_flavors", "counting slots needs placement.metrics.%s: true (the Placement collector reads the data only then)", name)
+			return errorAt(key, "counting slots needs placement.metrics.%s: true (the Placement collector reads the data only then)", name)
 		}
 	}
 	return nil

@@ -40,6 +40,15 @@ var (
 		"Instances of the flavor that fit now when asked for with member_of the Placement aggregate (as Nova asks for an availability zone).", capacityAggLabels)
 	capacityAggTotalDesc = newGaugeFamily("openstack_capacity_aggregate_flavor_total_slots",
 		"Instances of the flavor that would fit with member_of the Placement aggregate, with nothing allocated.", capacityAggLabels)
+	capacityAZLabels   = []string{"availability_zone", "flavor"}
+	capacityAZFreeDesc = newGaugeFamily("openstack_capacity_availability_zone_flavor_free_slots",
+		"Instances of the flavor that fit now in the availability zone, asked for as Nova asks for a zone: the hosts of its nova-compute services that are up and enabled, with member_of the zone's aggregates.", capacityAZLabels)
+	capacityAZTotalDesc = newGaugeFamily("openstack_capacity_availability_zone_flavor_total_slots",
+		"Instances of the flavor that would fit in the availability zone with nothing allocated (same hosts).", capacityAZLabels)
+	capacityUnsupportedDesc = newGaugeFamily("openstack_capacity_flavor_unsupported_info",
+		"A Nova flavor capacity.flavors picks but the exporter does not count, and why (see the README).", []string{"flavor", "reason"})
+	capacityNovaAgeDesc = prometheus.NewDesc("openstack_capacity_nova_data_age_seconds",
+		"Age of the Nova poll the counts were made from (services, zones, flavors).", nil, nil)
 	capacityPlacementAgeDesc = prometheus.NewDesc("openstack_capacity_placement_data_age_seconds",
 		"Age of the Placement poll the counts were made from.", nil, nil)
 	capacityPendingDesc = prometheus.NewDesc("openstack_capacity_resource_providers_left_out",
@@ -53,7 +62,28 @@ type capacityCollector struct {
 
 func newCapacityCollector(deps Deps) (Collector, error) {
 	deps.Model.WantPlacement()
+	if deps.Model.NovaPolled() {
+		deps.Model.WantNova()
+	}
 	return &capacityCollector{model: deps.Model, now: time.Now}, nil
+}
+
+// CheckConfig refuses Nova flavors without the Nova collector (at start-up
+// and on reload).
+func (c *capacityCollector) CheckConfig(cfg *Config) error {
+	if cfg.Capacity.Flavors != nil && !c.model.NovaPolled() {
+		return errNovaFlavorsWithoutNova
+	}
+	return nil
+}
+
+var errNovaFlavorsWithoutNova = errors.New("capacity.flavors counts Nova flavors, read by the nova collector: enable --collector.nova too, or remove capacity.flavors")
+
+// countedShape is one flavor counted: one shape, or two when Nova sends a
+// fallback query (a host counts for whichever fits more).
+type countedShape struct {
+	name   string
+	shapes []slots.Shape
 }
 
 func (c *capacityCollector) Update(ctx context.Context, cfg *Config, ch chan<- prometheus.Metric) error {
@@ -61,13 +91,30 @@ func (c *capacityCollector) Update(ctx context.Context, cfg *Config, ch chan<- p
 	if view == nil {
 		return errors.New("no Placement data yet: the placement collector's first poll has not listed the providers within capacity.interval")
 	}
+	var nova *NovaView
+	var novaErr error
+	switch {
+	case c.model.NovaPolled():
+		if nova = c.model.Nova(ctx); nova == nil {
+			novaErr = errors.New("no Nova data yet: the nova collector's first poll has not ended within capacity.interval; Nova flavors, zones and service states are left out")
+		}
+	case cfg.Capacity.Flavors != nil:
+		novaErr = errNovaFlavorsWithoutNova
+	}
 	ch <- prometheus.MustNewConstMetric(capacityPlacementAgeDesc, prometheus.GaugeValue, c.now().Sub(view.Taken).Seconds())
 	ch <- prometheus.MustNewConstMetric(capacityPendingDesc, prometheus.GaugeValue, float64(view.Pending))
+	if nova != nil {
+		ch <- prometheus.MustNewConstMetric(capacityNovaAgeDesc, prometheus.GaugeValue, c.now().Sub(nova.Taken).Seconds())
+	}
 
-	shapes := cfg.Capacity.shapes()
+	shapes, unsupported := flavorsCounted(&cfg.Capacity, view, nova)
+	providers := view.Providers
+	if nova != nil {
+		providers = schedulable(providers, nova)
+	}
 	counts := make([][]slots.Tree, len(shapes))
-	for i, vf := range shapes {
-		counts[i] = slots.Count(view.Providers, vf.Shape)
+	for i, cs := range shapes {
+		counts[i] = countShape(providers, cs, nil)
 	}
 	for _, fam := range []struct {
 		desc *family
@@ -85,50 +132,188 @@ func (c *capacityCollector) Update(ctx context.Context, cfg *Config, ch chan<- p
 			return sumTrees(ts, func(t slots.Tree) int64 { return boolToInt(t.LowerBound) })
 		}},
 	} {
-		for i, vf := range shapes {
-			ch <- fam.desc.sample(float64(fam.of(counts[i])), vf.Name)
+		for i, cs := range shapes {
+			ch <- fam.desc.sample(float64(fam.of(counts[i])), cs.name)
 		}
 	}
 
+	byRoot := map[string][]slots.Provider{}
+	for _, p := range providers {
+		byRoot[rootOf(p)] = append(byRoot[rootOf(p)], p)
+	}
 	// Per aggregate, each shape as Nova asks for it in an availability zone:
 	// with member_of the aggregate, on the trees that touch it.
-	members := treeAggregates(view.Providers)
+	members := treeAggregates(providers)
 	aggs := make([]string, 0, len(members))
 	for agg := range members {
 		aggs = append(aggs, agg)
 	}
 	sort.Strings(aggs)
-	byRoot := map[string][]slots.Provider{}
-	for _, p := range view.Providers {
-		byRoot[rootOf(p)] = append(byRoot[rootOf(p)], p)
-	}
 	aggCounts := make([][][]slots.Tree, len(aggs)) // [aggregate][shape]
 	for a, agg := range aggs {
-		var providers []slots.Provider
+		var inAgg []slots.Provider
 		for root := range members[agg] {
-			providers = append(providers, byRoot[root]...)
+			inAgg = append(inAgg, byRoot[root]...)
 		}
 		aggCounts[a] = make([][]slots.Tree, len(shapes))
-		for i, vf := range shapes {
-			shape := vf.Shape
-			shape.MemberOf = append(append([][]string(nil), shape.MemberOf...), []string{agg})
-			aggCounts[a][i] = slots.Count(providers, shape)
+		for i, cs := range shapes {
+			aggCounts[a][i] = countShape(inAgg, cs, []string{agg})
 		}
 	}
+	emitScoped(ch, capacityAggFreeDesc, capacityAggTotalDesc, aggs, shapes, aggCounts)
+
+	if nova != nil {
+		zones, zoneCounts := countZones(nova, byRoot, shapes)
+		emitScoped(ch, capacityAZFreeDesc, capacityAZTotalDesc, zones, shapes, zoneCounts)
+	}
+	for _, u := range unsupported {
+		ch <- capacityUnsupportedDesc.sample(1, u.Name, u.Unsupported)
+	}
+	return novaErr
+}
+
+// emitScoped sends the free and total families of counts per scope
+// (aggregate, zone) and shape.
+func emitScoped(ch chan<- prometheus.Metric, free, total *family, scopes []string, shapes []countedShape, counts [][][]slots.Tree) {
 	for _, fam := range []struct {
 		desc *family
 		of   func(t slots.Tree) int64
 	}{
-		{capacityAggFreeDesc, func(t slots.Tree) int64 { return t.Free }},
-		{capacityAggTotalDesc, func(t slots.Tree) int64 { return t.Total }},
+		{free, func(t slots.Tree) int64 { return t.Free }},
+		{total, func(t slots.Tree) int64 { return t.Total }},
 	} {
-		for a, agg := range aggs {
-			for i, vf := range shapes {
-				ch <- fam.desc.sample(float64(sumTrees(aggCounts[a][i], fam.of)), agg, vf.Name)
+		for s, scope := range scopes {
+			for i, cs := range shapes {
+				ch <- fam.desc.sample(float64(sumTrees(counts[s][i], fam.of)), scope, cs.name)
 			}
 		}
 	}
-	return nil
+}
+
+// flavorsCounted lists the flavors counted: the virtual ones, then the
+// Nova flavors capacity.flavors picks, and those it picks but cannot count.
+func flavorsCounted(cfg *CapacityConfig, view *PlacementView, nova *NovaView) (counted []countedShape, unsupported []flavorRequest) {
+	virtual := map[string]bool{}
+	for _, vf := range cfg.shapes() {
+		counted = append(counted, countedShape{vf.Name, []slots.Shape{vf.Shape}})
+		virtual[vf.Name] = true
+	}
+	if nova == nil || cfg.Flavors == nil {
+		return counted, nil
+	}
+	for _, f := range nova.Flavors {
+		if !cfg.Flavors.MatchString(f.Name) {
+			continue
+		}
+		req := translateFlavor(f)
+		if virtual[f.Name] {
+			req.Unsupported = unsupportedNameTaken
+		}
+		for _, shape := range req.Shapes {
+			for _, t := range append(append([]string(nil), shape.Required...), shape.Forbidden...) {
+				if req.Unsupported == "" && view.Traits != nil && !view.Traits(t) {
+					req.Unsupported = unsupportedTraitNotRead
+				}
+			}
+		}
+		if req.Unsupported != "" {
+			unsupported = append(unsupported, req)
+			continue
+		}
+		cs := countedShape{name: f.Name}
+		for _, shape := range req.Shapes {
+			shape.RootForbidden = []string{capacityDisabledTrait}
+			cs.shapes = append(cs.shapes, shape)
+		}
+		counted = append(counted, cs)
+	}
+	return counted, unsupported
+}
+
+// countShape counts a flavor on providers, with member_of the given
+// aggregates (any of) when not nil. With a fallback query a tree counts
+// for whichever query fits more instances on it.
+func countShape(providers []slots.Provider, cs countedShape, memberOf []string) []slots.Tree {
+	var best []slots.Tree
+	for _, shape := range cs.shapes {
+		if memberOf != nil {
+			shape.MemberOf = append(append([][]string(nil), shape.MemberOf...), memberOf)
+		}
+		trees := slots.Count(providers, shape) // in root order, whatever the shape
+		if best == nil {
+			best = trees
+			continue
+		}
+		for i, t := range trees {
+			if t.Free > best[i].Free || (t.Free == best[i].Free && t.Total > best[i].Total) {
+				best[i] = t
+			}
+		}
+	}
+	return best
+}
+
+// schedulable keeps the trees whose root is a compute node whose
+// nova-compute service is up, enabled and not forced down: the only hosts
+// Nova's scheduler considers (host states exist only for compute nodes
+// with a service; ComputeFilter drops the others).
+func schedulable(providers []slots.Provider, nova *NovaView) []slots.Provider {
+	ok := map[string]bool{}
+	for _, s := range nova.Services {
+		ok[s.Host] = s.Schedulable()
+	}
+	roots := map[string]bool{}
+	for _, h := range nova.Hypervisors {
+		if ok[h.Host] {
+			roots[h.UUID] = true
+		}
+	}
+	out := make([]slots.Provider, 0, len(providers))
+	for _, p := range providers {
+		if roots[rootOf(p)] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// countZones counts each shape per availability zone, as Nova places a
+// boot that names the zone: on the hosts whose nova-compute service is in
+// it, with member_of every aggregate whose availability_zone is the zone
+// (Zed's map_az_to_placement_aggregate); a zone no aggregate names (the
+// default "nova") adds no member_of.
+func countZones(nova *NovaView, byRoot map[string][]slots.Provider, shapes []countedShape) ([]string, [][][]slots.Tree) {
+	zoneOf := map[string]string{}
+	zoneSet := map[string]bool{}
+	for _, s := range nova.Services {
+		zoneOf[s.Host] = s.Zone
+		zoneSet[s.Zone] = true
+	}
+	zones := make([]string, 0, len(zoneSet))
+	for z := range zoneSet {
+		zones = append(zones, z)
+	}
+	sort.Strings(zones)
+	counts := make([][][]slots.Tree, len(zones))
+	for z, zone := range zones {
+		var providers []slots.Provider
+		for _, h := range nova.Hypervisors {
+			if zoneOf[h.Host] == zone {
+				providers = append(providers, byRoot[h.UUID]...)
+			}
+		}
+		var memberOf []string
+		for _, a := range nova.Aggregates {
+			if a.AvailabilityZone == zone {
+				memberOf = append(memberOf, a.UUID)
+			}
+		}
+		counts[z] = make([][]slots.Tree, len(shapes))
+		for i, cs := range shapes {
+			counts[z][i] = countShape(providers, cs, memberOf)
+		}
+	}
+	return zones, counts
 }
 
 // treeAggregates maps each aggregate to the roots of the trees one of

@@ -47,6 +47,15 @@ func newCloud(logger log.Logger, name, entry string, cfg *collector.Config, coll
 	if err != nil {
 		return nil, err
 	}
+	// What a reload would refuse is refused at start-up too (a collector
+	// that needs another one, say); checks against a server wait for it.
+	for _, c := range collectors {
+		if checker, ok := c.(configChecker); ok {
+			if err := checker.CheckConfig(cfg); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return wireCloud(logger, name, cfg, collectors, apiMetrics, reg)
 }
 
