@@ -7,11 +7,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ -d "$STATE_DIR" ] || exit 0
+# The computes take ~5 s each to stop: all at once.
 for f in "$RUN"/compute-*.pid; do
 	[ -e "$f" ] || continue
 	n=${f##*/}
-	stop_bg "${n%.pid}"
+	stop_bg "${n%.pid}" &
 done
+wait
 stop_bg api
 stop_bg scheduler
 stop_bg conductor
