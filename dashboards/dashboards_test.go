@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -41,6 +42,16 @@ const (
 // and process_*/go_* come from client_golang's standard collectors.
 func servedOutsideCollectors(name string) bool {
 	return name == "up" || strings.HasPrefix(name, "process_") || strings.HasPrefix(name, "go_")
+}
+
+// processWide are the metrics without a cloud label even when the exporter
+// polls several clouds (README, "Several clouds in one process"): Prometheus'
+// up, the process's own client_golang metrics, and the exporter's build and
+// reload metrics. Every other metric carries cloud then, and none has it
+// with one cloud.
+func processWide(name string) bool {
+	return servedOutsideCollectors(name) || name == "openstack_capacity_exporter_build_info" ||
+		strings.HasPrefix(name, "openstack_capacity_exporter_config_last_reload_")
 }
 
 // Each golden file covers one collector; a prefix with no golden output at
@@ -87,6 +98,9 @@ type variable struct {
 	Type       string          `json:"type"`
 	Query      json.RawMessage `json:"query"`
 	Datasource *datasource     `json:"datasource"`
+	Multi      bool            `json:"multi"`
+	IncludeAll bool            `json:"includeAll"`
+	AllValue   string          `json:"allValue"`
 }
 
 // queryText accepts both the plain string and the {"query": ...} object
@@ -182,13 +196,68 @@ func TestDashboardVariables(t *testing.T) {
 		if !ok || ds.Type != "datasource" || ds.queryText() != "prometheus" {
 			t.Errorf("%s: needs a variable \"datasource\" of type datasource querying prometheus", d.file)
 		}
-		for _, name := range []string{"job", "instance"} {
+		for _, name := range []string{"job", "instance", "cloud"} {
 			v, ok := vars[name]
 			if !ok || v.Type != "query" || !strings.Contains(v.queryText(), "label_values(") {
 				t.Errorf("%s: needs a label_values query variable %q", d.file, name)
 			}
 		}
+		for _, msg := range checkCloudVariable(vars["cloud"]) {
+			t.Errorf("%s: variable cloud: %s", d.file, msg)
+		}
+		for _, v := range d.Templating.List {
+			if v.Type != "query" {
+				continue
+			}
+			for _, msg := range checkVariableQuery(v) {
+				t.Errorf("%s: variable %s: %s\n\t%s", d.file, v.Name, msg, v.queryText())
+			}
+		}
 	}
+}
+
+// checkCloudVariable: the cloud variable lists the cloud label of a metric
+// every setup serves (/metrics and /probe, one cloud or several), and
+// "All" is .* so that with one cloud, whose series have no cloud label,
+// cloud=~".*" still matches them (an absent label is the empty string).
+func checkCloudVariable(v variable) []string {
+	var problems []string
+	q := strings.ReplaceAll(v.queryText(), " ", "")
+	if !strings.HasPrefix(q, "label_values(openstack_capacity_exporter_collector_success{") || !strings.HasSuffix(q, ",cloud)") {
+		problems = append(problems, fmt.Sprintf("query %q, want label_values(openstack_capacity_exporter_collector_success{...}, cloud)", v.queryText()))
+	}
+	if !strings.Contains(q, `job=~"$job"`) || !strings.Contains(q, `instance=~"$instance"`) {
+		problems = append(problems, "query lacks job=~\"$job\" and instance=~\"$instance\"")
+	}
+	if !v.Multi || !v.IncludeAll || v.AllValue != ".*" {
+		problems = append(problems, fmt.Sprintf("multi %v, includeAll %v, allValue %q; want multi-select with All = .* (a single cloud has no cloud label)", v.Multi, v.IncludeAll, v.AllValue))
+	}
+	return problems
+}
+
+// checkVariableQuery: job and instance come from a metric every setup
+// serves (build_info is not on /probe?cloud=NAME) and do not depend on
+// cloud, which depends on them; every other query variable lists values of
+// the selected clouds only.
+func checkVariableQuery(v variable) []string {
+	sel := strings.ReplaceAll(labelValuesSeries(v.queryText()), " ", "")
+	switch v.Name {
+	case "job", "instance", "cloud":
+		if !strings.HasPrefix(strings.ReplaceAll(v.queryText(), " ", ""), "label_values(openstack_capacity_exporter_collector_success") {
+			return []string{"must list openstack_capacity_exporter_collector_success, which /metrics and /probe serve with one cloud or several"}
+		}
+		if strings.Contains(sel, "$cloud") {
+			return []string{"must not depend on $cloud (cloud depends on job and instance)"}
+		}
+		return nil
+	}
+	if sel == "" {
+		return []string{"want label_values(selector, label)"}
+	}
+	if !strings.Contains(sel, `cloud=~"$cloud"`) {
+		return []string{"selector lacks cloud=~\"$cloud\""}
+	}
+	return nil
 }
 
 func TestDashboardPanels(t *testing.T) {
@@ -251,10 +320,53 @@ func checkDashboardExpr(expr string) []string {
 			problems = append(problems, fmt.Sprintf("range [%s] must be [$__rate_interval]", tk.text))
 		}
 	}
+	perCloud := false
 	for _, sel := range selectors(toks) {
 		m := strings.ReplaceAll(sel.matchers, " ", "")
 		if !strings.Contains(m, `job=~"$job"`) || !strings.Contains(m, `instance=~"$instance"`) {
 			problems = append(problems, fmt.Sprintf("selector %s{%s} lacks job=~\"$job\" and instance=~\"$instance\"", sel.name, sel.matchers))
+		}
+		hasCloud := strings.Contains(m, `cloud=~"$cloud"`)
+		switch {
+		case processWide(sel.name) && hasCloud:
+			problems = append(problems, fmt.Sprintf("selector %s{%s} has cloud=~\"$cloud\", but %s never has a cloud label: picking a cloud would empty it", sel.name, sel.matchers, sel.name))
+		case !processWide(sel.name) && !hasCloud:
+			problems = append(problems, fmt.Sprintf("selector %s{%s} lacks cloud=~\"$cloud\"", sel.name, sel.matchers))
+		}
+		perCloud = perCloud || !processWide(sel.name)
+	}
+	if perCloud {
+		problems = append(problems, checkCloudLabelLists(toks, false, func(labelList) bool { return false })...)
+	}
+	return problems
+}
+
+// checkCloudLabelLists: the clouds of one exporter share uuids, aggregate
+// uuids and pool names, so an aggregation's by () and a match's on () must
+// keep cloud (else sums merge the clouds, or a match finds two series and
+// fails as many-to-many); without () and ignoring () must not drop it, nor
+// group_left () or group_right () copy it. With one cloud there is no cloud
+// label, which groups and matches as one: nothing changes there.
+// processJoin allows on (job, instance) alone, the match of a per-cloud
+// series to a process-wide one (process_start_time_seconds, up), which has
+// no cloud label to match on; exempt skips other by () and on () lists.
+func checkCloudLabelLists(toks []token, processJoin bool, exempt func(labelList) bool) []string {
+	var problems []string
+	for _, l := range labelLists(toks) {
+		has := slices.Contains(l.labels, "cloud")
+		switch l.keyword {
+		case "by", "on":
+			if has {
+				continue
+			}
+			if processJoin && l.keyword == "on" && slices.Equal(l.labels, []string{"job", "instance"}) || exempt(l) {
+				continue
+			}
+			problems = append(problems, fmt.Sprintf("%s (%s) lacks cloud", l.keyword, strings.Join(l.labels, ", ")))
+		default: // without, ignoring, group_left, group_right
+			if has {
+				problems = append(problems, fmt.Sprintf("%s (%s) names cloud, which must stay", l.keyword, strings.Join(l.labels, ", ")))
+			}
 		}
 	}
 	return problems
@@ -380,6 +492,34 @@ var (
 )
 
 type selector struct{ name, matchers string }
+
+type labelList struct {
+	keyword string
+	labels  []string
+}
+
+// labelLists returns every by/without/on/ignoring/group_left/group_right
+// list; a group_left or group_right without a list has none.
+func labelLists(toks []token) []labelList {
+	var out []labelList
+	for i := 0; i < len(toks); i++ {
+		word := strings.ToLower(toks[i].text)
+		if toks[i].kind != tIdent || !labelListKeywords[word] {
+			continue
+		}
+		if i+1 >= len(toks) || toks[i+1].kind != tPunct || toks[i+1].text != "(" {
+			continue
+		}
+		l := labelList{keyword: word}
+		for i += 2; i < len(toks) && !(toks[i].kind == tPunct && toks[i].text == ")"); i++ {
+			if toks[i].kind == tIdent {
+				l.labels = append(l.labels, toks[i].text)
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}
 
 // selectors returns every vector selector: a metric name with its matchers
 // ("" if it has none). Function names, keywords and label lists are skipped.
@@ -652,6 +792,55 @@ func TestAlertMetricsExist(t *testing.T) {
 		}
 	}
 	reportSkipped(t, uncovered, skipped)
+}
+
+// TestAlertsKeepClouds: the rules' by () and on () lists keep cloud, as the
+// dashboards' do (checkCloudLabelLists), except where one side has no
+// cloud: on (job, instance) to a process-wide metric, and the thresholds,
+// whose lists name neither instance nor cloud (resource_class or backend
+// alone: one threshold for every job, instance and cloud).
+func TestAlertsKeepClouds(t *testing.T) {
+	for f, rules := range loadRules(t) {
+		for _, r := range rules {
+			toks, err := lex(r.Expr)
+			if err != nil {
+				t.Errorf("%s: rule %s%s: %v", f, r.Alert, r.Record, err)
+				continue
+			}
+			processJoin := false
+			for _, sel := range selectors(toks) {
+				processJoin = processJoin || processWide(sel.name)
+			}
+			threshold := func(l labelList) bool { return !slices.Contains(l.labels, "instance") }
+			for _, p := range checkCloudLabelLists(toks, processJoin, threshold) {
+				t.Errorf("%s: rule %s%s: %s", f, r.Alert, r.Record, p)
+			}
+		}
+	}
+}
+
+func TestCloudLabelListCheck(t *testing.T) {
+	never := func(labelList) bool { return false }
+	cases := map[string]string{
+		`sum by (cloud, name) (a) / on (job, instance, cloud, uuid) group_left (x) b`: "",
+		`sum by (job, name) (a)`:                                                           "by (job, name) lacks cloud",
+		`a / on (job, instance, uuid) b`:                                                   "on (job, instance, uuid) lacks cloud",
+		`sum without (cloud) (a)`:                                                          "without (cloud) names cloud, which must stay",
+		`a and ignoring (cloud, x) b`:                                                      "ignoring (cloud, x) names cloud, which must stay",
+		`a * on (job, instance, cloud, uuid) group_left (cloud) b`:                         "group_left (cloud) names cloud, which must stay",
+		`a < on (job, instance) group_left () (time() - process_start_time_seconds)`:       "",
+		`a < on (job, instance, uuid) group_left () (time() - process_start_time_seconds)`: "on (job, instance, uuid) lacks cloud",
+	}
+	for expr, want := range cases {
+		toks, err := lex(expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(checkCloudLabelLists(toks, strings.Contains(expr, "process_"), never), "; ")
+		if got != want {
+			t.Errorf("%s: %q, want %q", expr, got, want)
+		}
+	}
 }
 
 // githubAnchor is the anchor GitHub gives a Markdown heading.

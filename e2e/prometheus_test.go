@@ -246,7 +246,7 @@ cinder:
 
 	t.Run("every dashboard query returns data", func(t *testing.T) {
 		queries := dashboardQueries(t, map[string]string{
-			"job": "openstack-capacity", "instance": strings.TrimPrefix(e.url, "http://"),
+			"job": "openstack-capacity", "instance": strings.TrimPrefix(e.url, "http://"), "cloud": ".*",
 			"collector": "placement", "service": "placement", "resource_class": "VCPU",
 			"aggregate": aggA, "root_provider": "cn1", "root_provider_uuid": cn1,
 			"host": "rig-node1", "backend": "alpha", "__rate_interval": "1m", "__interval": "1s", "__range": "5m",
@@ -307,7 +307,7 @@ cinder:
 		t.Logf("OpenStackManilaPoolMissing fired %s after the refresh", took.Round(100*time.Millisecond))
 		// The dashboard's missing-pools panels show it.
 		for name, expr := range dashboardQueries(t, map[string]string{
-			"job": "openstack-capacity", "instance": strings.TrimPrefix(e.url, "http://"), "host": ".*", "backend": ".*",
+			"job": "openstack-capacity", "instance": strings.TrimPrefix(e.url, "http://"), "cloud": ".*", "host": ".*", "backend": ".*",
 		}, nil) {
 			if strings.HasPrefix(name, "manila-pools.json: \"Missing pools\"") {
 				if r := prom.query(expr); len(r.Data.Result) != 1 {
