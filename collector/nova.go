@@ -35,12 +35,14 @@ func init() {
 // Microversions of the compute API the collector understands. 2.61 is the
 // least it needs: flavors with their extra_specs inline (2.61), hypervisor
 // ids that are compute node uuids and service forced_down (2.53), aggregate
-// uuids (2.41). 2.93 is Zed's highest; nothing the collector reads changes
-// up to it (2.75 makes a flavor's empty swap 0 instead of "", 2.88 drops
-// the hypervisors' resource fields, which Placement holds anyway).
+// uuids (2.41). It asks for at most 2.87: from 2.88 os-hypervisors/detail
+// calls every compute that is up for its uptime, and one hung compute fails
+// the whole listing with a 500 after 60 s (seen on the rig:
+// testdata/nova/nova-cmp2-hung.json), while nothing the collector reads
+// changes after 2.87 (2.88 only drops the resource fields Placement holds).
 var (
 	novaOldest = openstack.MustMicroversion("2.61")
-	novaNewest = openstack.MustMicroversion("2.93")
+	novaNewest = openstack.MustMicroversion("2.87")
 )
 
 // novaMaxPages bounds one listing: Nova's [api] max_limit (1000 by
