@@ -139,7 +139,7 @@ func (c *capacityCollector) Update(ctx context.Context, cfg *Config, ch chan<- p
 
 	byRoot := map[string][]slots.Provider{}
 	for _, p := range providers {
-		byRoot[rootOf(p)] = append(byRoot[rootOf(p)], p)
+		byRoot[p.RootUUID()] = append(byRoot[p.RootUUID()], p)
 	}
 	// Per aggregate, each shape as Nova asks for it in an availability zone:
 	// with member_of the aggregate, on the trees that touch it.
@@ -270,7 +270,7 @@ func schedulable(providers []slots.Provider, nova *NovaView) []slots.Provider {
 	}
 	out := make([]slots.Provider, 0, len(providers))
 	for _, p := range providers {
-		if roots[rootOf(p)] {
+		if roots[p.RootUUID()] {
 			out = append(out, p)
 		}
 	}
@@ -321,7 +321,7 @@ func countZones(nova *NovaView, byRoot map[string][]slots.Provider, shapes []cou
 func treeAggregates(providers []slots.Provider) map[string]map[string]bool {
 	out := map[string]map[string]bool{}
 	for _, p := range providers {
-		root := rootOf(p)
+		root := p.RootUUID()
 		for agg := range p.Aggregates {
 			if out[agg] == nil {
 				out[agg] = map[string]bool{}
@@ -330,13 +330,6 @@ func treeAggregates(providers []slots.Provider) map[string]map[string]bool {
 		}
 	}
 	return out
-}
-
-func rootOf(p slots.Provider) string {
-	if p.Root == "" {
-		return p.UUID
-	}
-	return p.Root
 }
 
 func sumTrees(trees []slots.Tree, f func(slots.Tree) int64) int64 {

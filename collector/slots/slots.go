@@ -103,7 +103,7 @@ func Count(providers []Provider, shape Shape) []Tree {
 	trees := map[string][]*Provider{}
 	for i := range providers {
 		p := &providers[i]
-		root := rootOf(p)
+		root := p.RootUUID()
 		if byUUID[root] != nil {
 			trees[root] = append(trees[root], p)
 		}
@@ -120,7 +120,8 @@ func Count(providers []Provider, shape Shape) []Tree {
 	return out
 }
 
-func rootOf(p *Provider) string {
+// RootUUID is the uuid of the provider's tree: Root, or its own for a root.
+func (p *Provider) RootUUID() string {
 	if p.Root == "" {
 		return p.UUID
 	}
