@@ -179,11 +179,25 @@ func (c *CapacityConfig) checkPlacementFeeds(p *PlacementConfig) error {
 	if len(c.VirtualFlavors) == 0 {
 		key = "capacity.flavors"
 	}
-	m := p.Metrics
-	for name, on := range map[string]bool{"inventory": m.Inventory, "usage": m.Usage, "traits": m.Traits, "aggregates": m.Aggregates} {
-		if !on {
-			return errorAt(key, "counting slots needs placement.metrics.%s: true (the Placement collector reads the data only then)", name)
-		}
+	if name := p.missingViewFeed(); name != "" {
+		return errorAt(key, "counting slots needs placement.metrics.%s: true (the Placement collector reads the data only then)", name)
 	}
 	return nil
+}
+
+// missingViewFeed names the first of the families PlacementView is built
+// from that placement.metrics switches off ("" when all are on): a
+// provider is in the view only when its inventories, usages, traits and
+// aggregates are all known.
+func (p *PlacementConfig) missingViewFeed() string {
+	m := p.Metrics
+	for _, f := range []struct {
+		name string
+		on   bool
+	}{{"inventory", m.Inventory}, {"usage", m.Usage}, {"traits", m.Traits}, {"aggregates", m.Aggregates}} {
+		if !f.on {
+			return f.name
+		}
+	}
+	return ""
 }

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector/slots"
 )
@@ -174,4 +175,38 @@ func TestCapacityNovaFlavorsNeedNova(t *testing.T) {
 	if got := strings.Join(mustConfig(t, "capacity: {flavors: .}\n").Placement.keepTraits, ","); got != "COMPUTE_STATUS_DISABLED,MISC_SHARES_VIA_AGGREGATE" {
 		t.Errorf("traits kept for Nova flavors alone: %s", got)
 	}
+}
+
+// The rig's Nova flavors counted on its recorded Placement, per zone as
+// Nova asks for one. Only rig-cmp1 is schedulable (rig-cmp2 disabled,
+// rig-cmp3 forced down), so every count is rig-cmp1's. Worked out by hand
+// for rig.small (1 VCPU, 2048 MB, 20 GB) on rig-cmp1 (VCPU 16 x 16.0,
+// memory (65536 - 512) x 1.5 = 97536 MB, disk 1000 GB; 2 x rig.small
+// allocated): total min(256, 47, 50) = 47; free min(254, 45, 48) = 45; if
+// rig-cmp1, rig-az1's only host, fails, its 2 instances fit nowhere: -2.
+func TestCapacityNovaFlavorsOnTheRig(t *testing.T) {
+	cfg := mustConfig(t, "capacity: {flavors: '^rig[.]'}\n")
+	view, nova := rigViewsWith(t, cfg)
+	model := NewModel()
+	model.novaPolled.Store(true)
+	model.publishPlacement(view)
+	model.publishNova(nova)
+	c := &capacityCollector{model: model, now: func() time.Time { return time.Unix(1e9+3, 0) }}
+	metrics, err := poll(t, c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := exposition(t, metrics)
+	for _, want := range []string{
+		`openstack_capacity_availability_zone_flavor_free_slots{availability_zone="rig-az1",flavor="rig.small"} 45`,
+		`openstack_capacity_availability_zone_flavor_total_slots{availability_zone="rig-az1",flavor="rig.small"} 47`,
+		`openstack_capacity_availability_zone_flavor_host_loss_headroom_slots{availability_zone="rig-az1",flavor="rig.small"} -2`,
+		`openstack_capacity_availability_zone_flavor_free_slots{availability_zone="nova",flavor="rig.small"} 0`,
+		`openstack_capacity_availability_zone_flavor_host_loss_headroom_slots{availability_zone="nova",flavor="rig.small"} 0`,
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("want %s", want)
+		}
+	}
+	assertGolden(t, metrics, "capacity-nova-rig")
 }

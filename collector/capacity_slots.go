@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"math"
 	"sort"
 	"time"
 
@@ -45,6 +46,10 @@ var (
 		"Instances of the flavor that fit now in the availability zone, asked for as Nova asks for a zone: the hosts of its nova-compute services that are up and enabled, with member_of the zone's aggregates.", capacityAZLabels)
 	capacityAZTotalDesc = newGaugeFamily("openstack_capacity_availability_zone_flavor_total_slots",
 		"Instances of the flavor that would fit in the availability zone with nothing allocated (same hosts).", capacityAZLabels)
+	capacityHeadroomDesc = newGaugeFamily("openstack_capacity_flavor_host_loss_headroom_slots",
+		"Instances of the flavor that still fit if the one host whose loss hurts most fails and its instances are rebuilt elsewhere: the other hosts' free slots less the host's used resources in instances of the flavor (the class it uses most of, rounded up). Negative: the cloud cannot absorb that loss.", capacityFlavorLabels)
+	capacityAZHeadroomDesc = newGaugeFamily("openstack_capacity_availability_zone_flavor_host_loss_headroom_slots",
+		"As openstack_capacity_flavor_host_loss_headroom_slots, within the availability zone: its instances must be rebuilt in the same zone. Negative: the zone cannot absorb the loss of its worst host.", capacityAZLabels)
 	capacityUnsupportedDesc = newGaugeFamily("openstack_capacity_flavor_unsupported_info",
 		"A Nova flavor capacity.flavors picks but the exporter does not count, and why (see the README).", []string{"flavor", "reason"})
 	capacityNovaAgeDesc = prometheus.NewDesc("openstack_capacity_nova_data_age_seconds",
@@ -141,6 +146,9 @@ func (c *capacityCollector) Update(ctx context.Context, cfg *Config, ch chan<- p
 	for _, p := range providers {
 		byRoot[p.RootUUID()] = append(byRoot[p.RootUUID()], p)
 	}
+	for i, cs := range shapes {
+		ch <- capacityHeadroomDesc.sample(float64(hostLossHeadroom(counts[i], byRoot, cs)), cs.name)
+	}
 	// Per aggregate, each shape as Nova asks for it in an availability zone:
 	// with member_of the aggregate, on the trees that touch it.
 	members := treeAggregates(providers)
@@ -165,6 +173,11 @@ func (c *capacityCollector) Update(ctx context.Context, cfg *Config, ch chan<- p
 	if nova != nil {
 		zones, zoneCounts := countZones(nova, byRoot, shapes)
 		emitScoped(ch, capacityAZFreeDesc, capacityAZTotalDesc, zones, shapes, zoneCounts)
+		for z, zone := range zones {
+			for i, cs := range shapes {
+				ch <- capacityAZHeadroomDesc.sample(float64(hostLossHeadroom(zoneCounts[z][i], byRoot, cs)), zone, cs.name)
+			}
+		}
 	}
 	for _, u := range unsupported {
 		ch <- capacityUnsupportedDesc.sample(1, u.Name, u.Unsupported)
@@ -345,4 +358,61 @@ func boolToInt(b bool) int64 {
 		return 1
 	}
 	return 0
+}
+
+// hostLossHeadroom is how many instances of the shape still fit among
+// trees once the tree whose loss leaves the least room fails and what it
+// holds is rebuilt on the others: for each host, the others' free slots
+// less its allocations in instances of the shape (displaced), and the
+// smallest of these. It is an estimate: the lost instances are of many
+// flavors, here re-expressed as this one by the class they use most of.
+// Sharing providers are not hosts and do not fail with one. No host: 0.
+func hostLossHeadroom(trees []slots.Tree, byRoot map[string][]slots.Provider, cs countedShape) int64 {
+	var free int64
+	hosts := trees[:0:0]
+	for _, t := range trees {
+		if isSharing(byRoot[t.Root], t.Root) {
+			continue
+		}
+		free += t.Free
+		hosts = append(hosts, t)
+	}
+	if len(hosts) == 0 || len(cs.shapes) == 0 {
+		return 0
+	}
+	worst := int64(math.MaxInt64)
+	for _, t := range hosts {
+		if h := free - t.Free - displaced(byRoot[t.Root], cs.shapes[0]); h < worst {
+			worst = h
+		}
+	}
+	return worst
+}
+
+// displaced is a tree's allocations counted in instances of the shape: for
+// each class the shape asks for, the tree's usage over the amount, rounded
+// up; the largest of these.
+func displaced(tree []slots.Provider, shape slots.Shape) int64 {
+	used := map[string]float64{}
+	for _, p := range tree {
+		for _, inv := range p.Inventories {
+			used[inv.Class] += inv.Used
+		}
+	}
+	var n int64
+	for class, amount := range shape.Resources {
+		if amount > 0 {
+			n = max(n, int64(math.Ceil(used[class]/amount)))
+		}
+	}
+	return n
+}
+
+func isSharing(tree []slots.Provider, root string) bool {
+	for _, p := range tree {
+		if p.UUID == root {
+			return p.Traits[slots.SharingTrait]
+		}
+	}
+	return false
 }

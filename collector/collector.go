@@ -77,6 +77,9 @@ func New(names []string, deps Deps) (map[string]Collector, error) {
 	if slices.Contains(names, "capacity") && !slices.Contains(names, "placement") {
 		return nil, errors.New("the capacity collector counts from the placement collector's data: enable --collector.placement too")
 	}
+	if slices.Contains(names, "drift") && !(slices.Contains(names, "nova") && slices.Contains(names, "placement")) {
+		return nil, errDriftWithoutNova
+	}
 	if deps.Model == nil {
 		deps.Model = NewModel()
 	}

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,12 @@ type Model struct {
 	// novaPolled is set by New when the Nova collector runs: a derived
 	// collector can then tell "no Nova data yet" from "never any".
 	novaPolled atomic.Bool
+
+	traitsMu sync.Mutex
+	// traits are those the derived collectors need the Placement cache to
+	// keep beyond the configuration's (sorted), asked for when they are
+	// made, before the first poll.
+	traits []string
 }
 
 // modelPart is one service's part of the Model.
@@ -65,6 +72,12 @@ type PlacementView struct {
 	// matching placement.traits_include and those derived collectors
 	// asked for; a trait outside it is unknown, not absent.
 	Traits func(string) bool
+	// Unread are the uuids of the Pending providers: listed, so they
+	// exist, but left out of Providers.
+	Unread []string
+	// Scoped: placement.scope limits the listing, so a provider missing
+	// from it may exist all the same.
+	Scoped bool
 }
 
 // NewModel is an empty picture of a cloud.
@@ -84,6 +97,43 @@ func (m *Model) Placement(ctx context.Context) *PlacementView { return m.placeme
 func (m *Model) publishPlacement(v *PlacementView) { m.placement.publish(v) }
 
 func (m *Model) wantsPlacement() bool { return m.placement.wanted.Load() }
+
+// WantTraits asks the Placement collector to keep these traits in its
+// cache (and so in PlacementView's providers) whatever traits_include says;
+// they are not exported. A derived collector calls it when it is made.
+func (m *Model) WantTraits(traits ...string) {
+	m.traitsMu.Lock()
+	defer m.traitsMu.Unlock()
+	for _, t := range traits {
+		if i, found := slices.BinarySearch(m.traits, t); !found {
+			m.traits = slices.Insert(m.traits, i, t)
+		}
+	}
+}
+
+// placementConfig is the Placement section with the traits the derived
+// collectors want added to those it keeps; p itself when there are none
+// to add.
+func (m *Model) placementConfig(p *PlacementConfig) *PlacementConfig {
+	if m == nil {
+		return p
+	}
+	m.traitsMu.Lock()
+	defer m.traitsMu.Unlock()
+	var extra []string
+	for _, t := range m.traits {
+		if _, kept := slices.BinarySearch(p.keepTraits, t); !kept {
+			extra = append(extra, t)
+		}
+	}
+	if len(extra) == 0 {
+		return p
+	}
+	merged := *p
+	merged.keepTraits = slices.Concat(p.keepTraits, extra)
+	slices.Sort(merged.keepTraits)
+	return &merged
+}
 
 // WantNova asks the Nova collector to publish its view from its next poll
 // on (see WantPlacement).

@@ -245,7 +245,7 @@ func (c *placementCollector) listProviders(ctx context.Context, sc *gophercloud.
 
 // Update polls Placement once.
 func (c *placementCollector) Update(ctx context.Context, cfg *Config, ch chan<- prometheus.Metric) error {
-	pcfg := &cfg.Placement
+	pcfg := c.model.placementConfig(&cfg.Placement)
 	sc, err := c.session.ServiceClient(ctx, "placement")
 	if err == nil && c.server == nil {
 		err = c.discover(ctx, sc)

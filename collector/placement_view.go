@@ -12,11 +12,12 @@ func (c *placementCollector) publishView(pcfg *PlacementConfig, providers []reso
 	if c.model == nil || !c.model.wantsPlacement() {
 		return
 	}
-	view := &PlacementView{Taken: c.now(), Providers: make([]slots.Provider, 0, len(providers)), Traits: pcfg.cachesTrait}
+	view := &PlacementView{Taken: c.now(), Providers: make([]slots.Provider, 0, len(providers)), Traits: pcfg.cachesTrait, Scoped: pcfg.Scope != nil}
 	for _, p := range providers {
 		entry := c.cache[p.UUID]
 		if entry == nil || !entry.inventories.valid || !entry.usages.valid || !entry.traits.valid || !entry.aggregates.valid {
 			view.Pending++
+			view.Unread = append(view.Unread, p.UUID)
 			continue
 		}
 		sp := slots.Provider{UUID: p.UUID, Root: p.UUID, Traits: stringSet(entry.traits.value), Aggregates: stringSet(entry.aggregates.value)}
