@@ -22,6 +22,9 @@ type CapacityConfig struct {
 	// Flavors picks the Nova flavors counted, by name (RE2, unanchored);
 	// nil counts none. Needs the Nova collector.
 	Flavors *Regexp `yaml:"flavors"`
+	// CrossCheckInterval is how often each counted flavor is also asked of
+	// Placement (GET /allocation_candidates, limit 1); 0 never.
+	CrossCheckInterval Duration `yaml:"cross_check_interval"`
 }
 
 // VirtualFlavors maps a name to its shape, in name order.
@@ -125,6 +128,9 @@ func (b *virtualFlavorBody) shape(path string) (slots.Shape, error) {
 func (c *CapacityConfig) validate(path string) error {
 	if c.Interval <= 0 {
 		return errorAt(path+".interval", "must be positive, e.g. 30s")
+	}
+	if c.CrossCheckInterval < 0 {
+		return errorAt(path+".cross_check_interval", "must be 0s (off) or positive, e.g. 1h")
 	}
 	if c.Flavors != nil && c.Flavors.String() == "" {
 		return errorAt(path+".flavors", `an empty expression matches every flavor; write ".*" if that is meant, or leave the key out for none`)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector/openstack"
 	"github.com/openstack-capacity-exporter/openstack-capacity-exporter/collector/slots"
 )
 
@@ -61,8 +62,12 @@ var (
 )
 
 type capacityCollector struct {
-	model *Model
-	now   func() time.Time
+	model   *Model
+	session *openstack.Session // for the cross-check only
+	now     func() time.Time
+	// checked is the last cross-check (nil before one); only Update,
+	// which the poller never runs twice at once, touches it.
+	checked *crossCheck
 }
 
 func newCapacityCollector(deps Deps) (Collector, error) {
@@ -70,7 +75,7 @@ func newCapacityCollector(deps Deps) (Collector, error) {
 	if deps.Model.NovaPolled() {
 		deps.Model.WantNova()
 	}
-	return &capacityCollector{model: deps.Model, now: time.Now}, nil
+	return &capacityCollector{model: deps.Model, session: deps.Session, now: time.Now}, nil
 }
 
 // CheckConfig refuses Nova flavors without the Nova collector (at start-up
@@ -182,7 +187,40 @@ func (c *capacityCollector) Update(ctx context.Context, cfg *Config, ch chan<- p
 	for _, u := range unsupported {
 		ch <- capacityUnsupportedDesc.sample(1, u.Name, u.Unsupported)
 	}
-	return novaErr
+	checkErr := c.crossCheck(ctx, &cfg.Capacity, view, shapes, ch)
+	return errors.Join(novaErr, checkErr)
+}
+
+// crossCheck runs the cross-check when due and sends the last outcome for
+// the flavors counted now.
+func (c *capacityCollector) crossCheck(ctx context.Context, cfg *CapacityConfig, view *PlacementView, shapes []countedShape, ch chan<- prometheus.Metric) error {
+	every := time.Duration(cfg.CrossCheckInterval)
+	if every <= 0 || c.session == nil {
+		c.checked = nil
+		return nil
+	}
+	var err error
+	if c.checked == nil || c.now().Sub(c.checked.at) >= every {
+		var checked *crossCheck
+		if checked, err = c.runCrossCheck(ctx, view, shapes); err == nil {
+			c.checked = checked
+		}
+	}
+	if c.checked == nil {
+		return err
+	}
+	ch <- capacityCrossCheckAgeDesc.sample(c.now().Sub(c.checked.at).Seconds())
+	for _, fam := range []struct {
+		desc *family
+		of   map[string]bool
+	}{{capacityCandidatesDesc, c.checked.candidates}, {capacityDisagreesDesc, c.checked.disagrees}} {
+		for _, cs := range shapes {
+			if v, ok := fam.of[cs.name]; ok {
+				ch <- fam.desc.sample(float64(boolToInt(v)), cs.name)
+			}
+		}
+	}
+	return err
 }
 
 // emitScoped sends the free and total families of counts per scope

@@ -2,6 +2,8 @@ package collector
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +96,79 @@ func TestCapacityConfigErrors(t *testing.T) {
 	cfg := mustConfig(t, capacityShapes)
 	if got := strings.Join(cfg.Placement.keepTraits, ","); got != "COMPUTE_STATUS_DISABLED,CUSTOM_GOLD,CUSTOM_GPU,CUSTOM_SILVER,MISC_SHARES_VIA_AGGREGATE" {
 		t.Errorf("traits kept for the shapes: %s", got)
+	}
+}
+
+// The cross-check asks Placement once per flavor per interval, as Nova
+// would (root_required, limit 1), and says where Placement's answer and
+// the count disagree. Here Placement answers from a stand-in that offers a
+// candidate for every shape asking for DISK_GB only (disk_only has free
+// slots: agree; gold_not_silver has some too but gets none: disagree).
+func TestCapacityCrossCheck(t *testing.T) {
+	srv := newFixtureServer(t, placementRoot, placementCloud)
+	var asked []string
+	srv.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/allocation_candidates" {
+			return false
+		}
+		asked = append(asked, r.Header.Get("OpenStack-API-Version")+" "+r.URL.RawQuery)
+		body := `{"allocation_requests": [], "provider_summaries": {}}`
+		if r.URL.Query().Get("resources") == "DISK_GB:10" {
+			body = `{"allocation_requests": [{"allocations": {}}], "provider_summaries": {}}`
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, body)
+		return true
+	})
+	cfg := mustConfig(t, capacityShapes+"  cross_check_interval: 1h\n")
+	model := NewModel()
+	model.WantPlacement()
+	placement := newTestPlacement(t, srv)
+	placement.model = model
+	now := time.Unix(1e9, 0)
+	capacity := &capacityCollector{model: model, session: placement.session, now: func() time.Time { return now }}
+	if _, err := poll(t, placement, cfg); err != nil {
+		t.Fatal(err)
+	}
+	metrics, err := poll(t, capacity, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := exposition(t, metrics, "openstack_capacity_flavor_placement_candidates", "openstack_capacity_flavor_placement_disagrees", "openstack_capacity_cross_check_age_seconds")
+	for _, want := range []string{
+		`openstack_capacity_flavor_placement_candidates{flavor="disk_only"} 1`,
+		`openstack_capacity_flavor_placement_disagrees{flavor="disk_only"} 0`,
+		`openstack_capacity_flavor_placement_candidates{flavor="gold_not_silver"} 0`,
+		`openstack_capacity_flavor_placement_disagrees{flavor="gold_not_silver"} 1`,
+		`openstack_capacity_cross_check_age_seconds 0`,
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("want %s in\n%s", want, got)
+		}
+	}
+	if len(asked) != 5 || !strings.Contains(strings.Join(asked, "\n"), "placement 1.36 limit=1&member_of=in%3A20000000-0000-4000-8000-000000000002%2C20000000-0000-4000-8000-000000000003&resources=VCPU%3A1&root_required=%21COMPUTE_STATUS_DISABLED") {
+		t.Errorf("requests:\n%s", strings.Join(asked, "\n"))
+	}
+	// Within the interval the last outcome is served again, unasked.
+	now = now.Add(30 * time.Minute)
+	metrics, err = poll(t, capacity, cfg)
+	if err != nil || len(asked) != 5 || !strings.Contains(exposition(t, metrics, "openstack_capacity_cross_check_age_seconds"), "openstack_capacity_cross_check_age_seconds 1800\n") {
+		t.Errorf("within the interval: %v, %d requests", err, len(asked))
+	}
+	// A failing Placement fails the cross-check, not the counts.
+	now = now.Add(time.Hour)
+	srv.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/allocation_candidates" {
+			return false
+		}
+		http.Error(w, `{"errors": [{"status": 503, "title": "Service Unavailable", "detail": "down"}]}`, http.StatusServiceUnavailable)
+		return true
+	})
+	metrics, err = poll(t, capacity, cfg)
+	if err == nil || !strings.Contains(err.Error(), "cross-check of") {
+		t.Errorf("failing cross-check: %v", err)
+	}
+	if !strings.Contains(exposition(t, metrics, "openstack_capacity_flavor_free_slots"), `openstack_capacity_flavor_free_slots{flavor="small"} 290`) {
+		t.Errorf("the counts went with the cross-check")
 	}
 }
