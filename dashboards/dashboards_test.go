@@ -21,6 +21,7 @@ import (
 // stableUIDs pins every dashboard's uid: links and bookmarks to a dashboard
 // break when its uid changes, so a new dashboard is added here on purpose.
 var stableUIDs = map[string]string{
+	"capacity-planning.json":  "oce-capacity-planning",
 	"cinder-pools.json":       "oce-cinder-pools",
 	"exporter-health.json":    "oce-exporter-health",
 	"manila-pools.json":       "oce-manila-pools",
@@ -53,6 +54,17 @@ func processWide(name string) bool {
 	return servedOutsideCollectors(name) || name == "openstack_capacity_exporter_build_info" ||
 		strings.HasPrefix(name, "openstack_capacity_exporter_config_last_reload_")
 }
+
+// notInGoldenYet are metrics a collector serves (their names are in its
+// source, which the test checks) that no golden exposition file holds yet,
+// so they are checked by name against the source only.
+// openstack_capacity_flavor_unsupported_info: no golden test picks a Nova
+// flavor the exporter cannot count. Drop a name once a golden file has it
+// (the test log says so).
+var notInGoldenYet = []string{"openstack_capacity_flavor_unsupported_info"}
+
+// collectorSources hold the collectors' metric names as string literals.
+const collectorSources = "../collector/*.go"
 
 // Each golden file covers one collector; a prefix with no golden output at
 // all yet is reported and skipped rather than failing every name under it.
@@ -262,6 +274,10 @@ func checkVariableQuery(v variable) []string {
 
 func TestDashboardPanels(t *testing.T) {
 	for _, d := range loadDashboards(t) {
+		hasTrendWindow := false
+		for _, v := range d.Templating.List {
+			hasTrendWindow = hasTrendWindow || "$"+v.Name == trendWindow
+		}
 		ids := map[int]string{}
 		for _, p := range allPanels(d.Panels) {
 			where := fmt.Sprintf("%s: panel %d %q", d.file, p.ID, p.Title)
@@ -296,6 +312,9 @@ func TestDashboardPanels(t *testing.T) {
 					t.Errorf("%s: empty expr", twhere)
 					continue
 				}
+				if strings.Contains(tg.Expr, trendWindow) && !hasTrendWindow {
+					t.Errorf("%s: uses %s, but the dashboard has no such variable", twhere, trendWindow)
+				}
 				for _, msg := range checkDashboardExpr(tg.Expr) {
 					t.Errorf("%s: %s\n\t%s", twhere, msg, tg.Expr)
 				}
@@ -304,20 +323,41 @@ func TestDashboardPanels(t *testing.T) {
 	}
 }
 
+// trendWindow is the one other range a dashboard may use: the look-back of
+// a linear fit (predict_linear, deriv), which spans hours or days of
+// capacity data whatever the scrape interval or the zoom level, picked by
+// a dashboard variable of that name.
+const trendWindow = "$trend_window"
+
+var trendFunctions = map[string]bool{"predict_linear": true, "deriv": true}
+
 // checkDashboardExpr enforces $__rate_interval in range vectors (so rates
-// follow the scrape interval and the zoom level) and the job/instance
-// variables on every selector (so a Prometheus watching several clouds shows
-// the selected one). There are no exceptions so far; one would be added
-// here with its reason.
+// follow the scrape interval and the zoom level), but for the trendWindow
+// of a linear fit, and the job/instance variables on every selector (so a
+// Prometheus watching several clouds shows the selected one).
 func checkDashboardExpr(expr string) []string {
 	var problems []string
 	toks, err := lex(expr)
 	if err != nil {
 		return []string{err.Error()}
 	}
-	for _, tk := range toks {
-		if tk.kind == tRange && strings.TrimSpace(tk.text) != "$__rate_interval" {
-			problems = append(problems, fmt.Sprintf("range [%s] must be [$__rate_interval]", tk.text))
+	var calls []string // the functions around a token, innermost last; "" for a parenthesis
+	for i, tk := range toks {
+		switch {
+		case tk.kind == tPunct && tk.text == "(":
+			call := ""
+			if i > 0 && toks[i-1].kind == tIdent {
+				call = strings.ToLower(toks[i-1].text)
+			}
+			calls = append(calls, call)
+		case tk.kind == tPunct && tk.text == ")" && len(calls) > 0:
+			calls = calls[:len(calls)-1]
+		case tk.kind == tRange:
+			r := strings.TrimSpace(tk.text)
+			if r == "$__rate_interval" || r == trendWindow && len(calls) > 0 && trendFunctions[calls[len(calls)-1]] {
+				continue
+			}
+			problems = append(problems, fmt.Sprintf("range [%s] must be [$__rate_interval] (or [%s] in predict_linear or deriv)", tk.text, trendWindow))
 		}
 	}
 	perCloud := false
@@ -709,7 +749,36 @@ func knownNames(t *testing.T) (known map[string]bool, uncovered []string) {
 			}
 		}
 	}
+	addNotInGoldenYet(t, golden)
 	return golden, uncovered
+}
+
+// addNotInGoldenYet makes the names of notInGoldenYet known, each only if
+// a collector's source has it as a string literal.
+func addNotInGoldenYet(t *testing.T, known map[string]bool) {
+	t.Helper()
+	files, err := filepath.Glob(collectorSources)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var source strings.Builder
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		source.Write(raw)
+	}
+	for _, n := range notInGoldenYet {
+		switch {
+		case known[n]:
+			t.Logf("%s is in the golden output now: drop it from notInGoldenYet", n)
+		case !strings.Contains(source.String(), `"`+n+`"`):
+			t.Errorf("notInGoldenYet lists %s, which no collector in %s serves", n, collectorSources)
+		default:
+			known[n] = true
+		}
+	}
 }
 
 func checkNames(t *testing.T, where, expr string, known map[string]bool, uncovered []string, skipped map[string]bool) {
@@ -815,6 +884,23 @@ func TestAlertsKeepClouds(t *testing.T) {
 			for _, p := range checkCloudLabelLists(toks, processJoin, threshold) {
 				t.Errorf("%s: rule %s%s: %s", f, r.Alert, r.Record, p)
 			}
+		}
+	}
+}
+
+func TestRangeCheck(t *testing.T) {
+	sel := `f{job=~"$job",instance=~"$instance",cloud=~"$cloud"}`
+	cases := map[string]int{
+		`rate(` + sel + `[$__rate_interval])`:                                                      0,
+		`predict_linear(` + sel + `[$trend_window], 0) / -(deriv(` + sel + `[$trend_window]) < 0)`: 0,
+		`rate(` + sel + `[$trend_window])`:                                                         1,
+		`max_over_time(` + sel + `[1d])`:                                                           1,
+		`predict_linear(` + sel + `[1d], 86400)`:                                                   1,
+		`deriv(max_over_time(` + sel + `[$trend_window:]))`:                                        1,
+	}
+	for expr, want := range cases {
+		if got := checkDashboardExpr(expr); len(got) != want {
+			t.Errorf("%s: %q, want %d problem(s)", expr, got, want)
 		}
 	}
 }
