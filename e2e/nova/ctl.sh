@@ -14,6 +14,14 @@
 #   ctl.sh seed                    rigapi.py seed (aggregates, flavors,
 #                                  Placement allocations)
 #   ctl.sh service HOST enable|disable [REASON]|down|up
+#   ctl.sh manage ARGS...          nova-manage ARGS (e.g. placement
+#                                  sync_aggregates), with the rig's config
+#   ctl.sh image-id                the rig-image's id (Glance)
+#   ctl.sh boot FLAVOR [--az AZ] [--count N] [--timeout S]
+#                                  rigapi.py boot: N servers in one request,
+#                                  waits for ACTIVE/ERROR, prints a summary
+#   ctl.sh delete-servers          rigapi.py delete-servers: all servers,
+#                                  waits until their allocations are gone
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -32,6 +40,13 @@ status)
 		[ "$n" = rabbitmq-beam ] && continue
 		if pid_alive "$n"; then echo "$n running (pid $(cat "$f"))"; else echo "$n not running"; fi
 	done
+	if pid_alive glance; then
+		if id=$(rigapi --glance "$GLANCE_URL" image-id 2>&1); then
+			echo "glance $GLANCE_URL: image rig-image $id"
+		else
+			echo "glance $GLANCE_URL: $id"
+		fi
+	fi
 	;;
 stop-compute)
 	[ -n "${1:-}" ] || die "usage: ctl.sh stop-compute HOST"
@@ -55,6 +70,10 @@ wait-down)
 	rigapi wait-down "$1" "${2:-60}"
 	;;
 seed) rigapi seed ;;
+manage) nova_manage "$@" ;;
+image-id) rigapi --glance "$GLANCE_URL" image-id ;;
+boot) rigapi --glance "$GLANCE_URL" boot "$@" ;;
+delete-servers) rigapi delete-servers "$@" ;;
 service) rigapi service "$@" ;;
-*) die "usage: ctl.sh status|stop-compute HOST|start-compute HOST|freeze-compute HOST|thaw-compute HOST|wait-down HOST [SECONDS]|seed|service HOST ACTION [REASON]" ;;
+*) die "usage: ctl.sh status|stop-compute HOST|start-compute HOST|freeze-compute HOST|thaw-compute HOST|wait-down HOST [SECONDS]|seed|manage ARGS...|service HOST ACTION [REASON]|image-id|boot FLAVOR [--az AZ] [--count N]|delete-servers" ;;
 esac

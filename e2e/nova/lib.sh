@@ -12,6 +12,16 @@ EPMD_PORT=${NOVA_RIG_EPMD_PORT:-14372}
 PLACEMENT_PORT_NOVA=${NOVA_RIG_PLACEMENT_PORT:-18781}
 PLACEMENT_STATE=$STATE_DIR/placement
 PLACEMENT_URL=http://127.0.0.1:$PLACEMENT_PORT_NOVA
+# The rig's Glance (python3-glance's glance-api, eventlet, no Keystone),
+# state under $STATE_DIR/glance, database `glance` in our PostgreSQL.
+GLANCE_PORT=${NOVA_RIG_GLANCE_PORT:-19292}
+GLANCE_URL=http://127.0.0.1:$GLANCE_PORT
+GLANCE_DIR=$STATE_DIR/glance
+GLANCE_CONF=$GLANCE_DIR/glance-api.conf
+# fake_neutron.py: answers "nothing" to Nova's port and security group
+# look-ups.
+NEUTRON_PORT=${NOVA_RIG_NEUTRON_PORT:-19696}
+NEUTRON_URL=http://127.0.0.1:$NEUTRON_PORT
 PY=/usr/bin/python3
 PG_BIN=/usr/lib/postgresql/15/bin
 CONF=$STATE_DIR/nova.conf
@@ -111,6 +121,16 @@ conductor_start() {
 }
 scheduler_start() {
 	start_bg scheduler "$PY" "$RIG_DIR/nova_cmd.py" scheduler --config-file "$CONF" --config-file "$DB_CONF" --log-file "$LOGS/scheduler.log"
+}
+# python3-glance's commands have __main__ blocks (unlike Nova's).
+glance_start() {
+	start_bg glance "$PY" -m glance.cmd.api --config-file "$GLANCE_CONF" --log-file "$LOGS/glance-api.log"
+}
+neutron_start() {
+	start_bg neutron "$PY" "$RIG_DIR/fake_neutron.py" "$NEUTRON_PORT" "$LOGS/neutron-requests.log"
+}
+glance_manage() {
+	"$PY" -m glance.cmd.manage --config-file "$GLANCE_CONF" --log-file "$LOGS/glance-manage.log" "$@"
 }
 compute_start() {
 	local h=$1

@@ -14,16 +14,32 @@ Subcommands:
   seed  the recordings' cloud, idempotent: aggregates rig-agg-az
         (availability zone rig-az1: rig-cmp1, rig-cmp2) and rig-agg-pinned
         (metadata pinned=true: rig-cmp2, rig-cmp3); the FLAVORS below; and
-        the ALLOCATIONS below written straight into Placement (Nova cannot
-        boot a server without Glance and Neutron)
+        the ALLOCATIONS below written straight into Placement (consumers
+        that are no Nova instance; `boot` makes real ones)
   service HOST enable|disable [REASON]|down|up
         PUT /os-services/{id} (2.53): enable, disable with a reason,
         forced_down true/false; prints the service
   wait-down HOST SECONDS
         until os-services shows HOST's nova-compute down; prints the seconds
         waited and the service's last heartbeat (updated_at)
+  ensure-image [ID_FILE]
+        the image rig-image in the rig's Glance (4 KiB of zeros, raw, bare),
+        uploaded unless an active one is there; prints its id and
+        writes it to ID_FILE
+  image-id  prints the id of the active image rig-image
+  boot FLAVOR_NAME [--az AZ] [--count N] [--timeout SECONDS]
+        POST /servers (2.37, "networks": "none", rig-image,
+        min_count = max_count = N), then waits until every server of the
+        request is ACTIVE or ERROR; prints a JSON summary (active, error,
+        faults, hosts, seconds). Exits 1 if some are still building after
+        SECONDS (default 120).
+  delete-servers [--timeout SECONDS]
+        deletes every server (all projects), waits until none is listed and
+        Placement has no allocation left for any of them; prints a JSON
+        summary
   nova METHOD PATH [BODY] [--version 2.x]   one request, prints the body
   placement METHOD PATH [BODY] [--version 1.x]
+  glance METHOD PATH [BODY]
 """
 
 import argparse
@@ -59,7 +75,8 @@ class API:
         req = urllib.request.Request(self.url + path, data=data, method=method)
         if self.token:
             req.add_header("X-Auth-Token", self.token)
-        req.add_header("OpenStack-API-Version", "%s %s" % (self.service, version or self.version))
+        if self.version:
+            req.add_header("OpenStack-API-Version", "%s %s" % (self.service, version or self.version))
         req.add_header("Accept", "application/json")
         if data is not None:
             req.add_header("Content-Type", "application/json")
@@ -108,12 +125,134 @@ ALLOCATIONS = [
 ]
 
 
+# The rig's Glance: no Keystone, so no token; Glance takes its version
+# from the path.
+IMAGE_NAME = "rig-image"
+IMAGE_BYTES = 4096
+# POST /servers with "networks": "none" takes 2.37.
+BOOT_VERSION = "2.37"
+
+
 def nova_api(args):
     return API(args.url, TOKEN, "compute", NOVA_VERSION)
 
 
 def placement_api(args):
     return API(args.placement, PLACEMENT_TOKEN, "placement", PLACEMENT_VERSION)
+
+
+def glance_api(args):
+    return API(args.glance, None, "image", None)
+
+
+def active_image(glance):
+    imgs = glance.ok("GET", "/v2/images?name=%s&status=active" % IMAGE_NAME)["images"]
+    return imgs[0]["id"] if imgs else None
+
+
+def ensure_image(glance, id_file=None):
+    """Uploads rig-image unless an active one is there; returns its id."""
+    image_id = active_image(glance)
+    if image_id is None:
+        # An image left queued by an interrupted upload is replaced.
+        for img in glance.ok("GET", "/v2/images?name=%s" % IMAGE_NAME)["images"]:
+            glance.ok("DELETE", "/v2/images/%s" % img["id"])
+        # Not public: Zed's policy gives publicize_image to role:admin only,
+        # and the unauthenticated context has no roles (403). Its context
+        # is admin, so every request sees the image anyway.
+        img = glance.ok("POST", "/v2/images", {
+            "name": IMAGE_NAME, "disk_format": "raw", "container_format": "bare"})
+        req = urllib.request.Request(glance.url + "/v2/images/%s/file" % img["id"],
+                                     data=bytes(IMAGE_BYTES), method="PUT")
+        req.add_header("Content-Type", "application/octet-stream")
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            if resp.status != 204:
+                raise SystemExit("upload of %s: %s" % (img["id"], resp.status))
+        image_id = active_image(glance)
+        if image_id != img["id"]:
+            raise SystemExit("image %s not active after its upload" % img["id"])
+    if id_file:
+        with open(id_file + ".tmp", "w") as f:
+            print(image_id, file=f)
+        os.replace(id_file + ".tmp", id_file)
+    return image_id
+
+
+def flavor_id(nova, name):
+    for f in nova.ok("GET", "/v2.1/flavors?is_public=None")["flavors"]:
+        if f["name"] == name or f["id"] == name:
+            return f["id"]
+    raise SystemExit("no flavor %s" % name)
+
+
+def boot(nova, glance, flavor, count=1, az=None, timeout=120):
+    """Boots COUNT servers of FLAVOR in one request and waits until each is
+    ACTIVE or ERROR. Nova's multi-create is all or nothing: when the
+    scheduler cannot place all COUNT, all of them go to ERROR (NoValidHost,
+    in cell0)."""
+    t0 = time.monotonic()
+    name = "rig-%s-%d" % (flavor.replace(".", "-"), int(time.time() * 1000))
+    server = {"name": name, "flavorRef": flavor_id(nova, flavor), "imageRef": ensure_image(glance),
+              "networks": "none", "min_count": count, "max_count": count,
+              "return_reservation_id": True}
+    if az:
+        server["availability_zone"] = az
+    rid = nova.ok("POST", "/v2.1/servers", {"server": server}, version=BOOT_VERSION)["reservation_id"]
+    servers = []
+    while True:
+        servers = nova.ok("GET", "/v2.1/servers/detail?all_tenants=1&reservation_id=%s" % rid,
+                          version=BOOT_VERSION)["servers"]
+        building = [s for s in servers if s["status"] not in ("ACTIVE", "ERROR")]
+        if len(servers) == count and not building:
+            break
+        if time.monotonic() - t0 > timeout:
+            break
+        time.sleep(0.2)
+    faults, hosts = {}, {}
+    for s in servers:
+        # The conductor writes a server's fault just after its ERROR state.
+        t1 = time.monotonic()
+        while s["status"] == "ERROR" and not s.get("fault") and time.monotonic() - t1 < 5:
+            time.sleep(0.2)
+            s.update(nova.ok("GET", "/v2.1/servers/%s" % s["id"], version=BOOT_VERSION)["server"])
+        if s["status"] == "ERROR":
+            msg = (s.get("fault") or {}).get("message", "no fault")
+            faults[msg] = faults.get(msg, 0) + 1
+        elif s["status"] == "ACTIVE":
+            h = s.get("OS-EXT-SRV-ATTR:host")
+            hosts[h] = hosts.get(h, 0) + 1
+    summary = {
+        "flavor": flavor, "requested": count, "reservation_id": rid,
+        "active": sum(s["status"] == "ACTIVE" for s in servers),
+        "error": sum(s["status"] == "ERROR" for s in servers),
+        "building": count - sum(s["status"] in ("ACTIVE", "ERROR") for s in servers),
+        "faults": faults, "hosts": hosts, "seconds": round(time.monotonic() - t0, 2),
+        "servers": sorted(s["id"] for s in servers),
+    }
+    return summary
+
+
+def delete_servers(nova, placement, timeout=120):
+    """Deletes every server, then waits until none is listed and none has an
+    allocation left in Placement."""
+    t0 = time.monotonic()
+    servers = nova.ok("GET", "/v2.1/servers?all_tenants=1&limit=1000")["servers"]
+    ids = [s["id"] for s in servers]
+    for i in ids:
+        nova.ok("DELETE", "/v2.1/servers/%s" % i, expect=(204, 404))
+    gone = left = None
+    while time.monotonic() - t0 < timeout:
+        if gone is None and not nova.ok("GET", "/v2.1/servers?all_tenants=1&limit=1000")["servers"]:
+            gone = round(time.monotonic() - t0, 2)
+        if gone is not None:
+            left = [i for i in ids if placement.ok("GET", "/allocations/%s" % i)["allocations"]]
+            if not left:
+                break
+        time.sleep(0.2)
+    summary = {"deleted": len(ids), "servers_gone_s": gone,
+               "allocations_gone_s": round(time.monotonic() - t0, 2) if gone is not None and not left else None,
+               "allocations_left": left if left is not None else ids}
+    return summary
 
 
 def discover(state_dir):
@@ -271,6 +410,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--url", default="http://127.0.0.1:%s" % os.environ.get("NOVA_PORT", "18774"))
     p.add_argument("--placement", default="http://127.0.0.1:%s" % os.environ.get("NOVA_RIG_PLACEMENT_PORT", "18781"))
+    p.add_argument("--glance", default="http://127.0.0.1:%s" % os.environ.get("NOVA_RIG_GLANCE_PORT", "19292"))
     sub = p.add_subparsers(dest="cmd", required=True)
     w = sub.add_parser("wait-computes")
     w.add_argument("seconds", type=int)
@@ -284,7 +424,17 @@ def main():
     sv.add_argument("host")
     sv.add_argument("action", choices=["enable", "disable", "down", "up"])
     sv.add_argument("reason", nargs="?")
-    for name in ("nova", "placement"):
+    ei = sub.add_parser("ensure-image")
+    ei.add_argument("id_file", nargs="?")
+    sub.add_parser("image-id")
+    b = sub.add_parser("boot")
+    b.add_argument("flavor")
+    b.add_argument("--az")
+    b.add_argument("--count", type=int, default=1)
+    b.add_argument("--timeout", type=int, default=120)
+    ds = sub.add_parser("delete-servers")
+    ds.add_argument("--timeout", type=int, default=120)
+    for name in ("nova", "placement", "glance"):
         r = sub.add_parser(name)
         r.add_argument("method")
         r.add_argument("path")
@@ -300,8 +450,29 @@ def main():
     elif args.cmd == "service":
         json.dump(service(nova_api(args), args.host, args.action, args.reason), sys.stdout, indent=2, sort_keys=True)
         print()
+    elif args.cmd == "ensure-image":
+        print(ensure_image(glance_api(args), args.id_file))
+    elif args.cmd == "image-id":
+        image_id = active_image(glance_api(args))
+        if image_id is None:
+            raise SystemExit("no active image %s" % IMAGE_NAME)
+        print(image_id)
+    elif args.cmd == "boot":
+        summary = boot(nova_api(args), glance_api(args), args.flavor, args.count, args.az, args.timeout)
+        json.dump(summary, sys.stdout, indent=2, sort_keys=True)
+        print()
+        if summary["building"]:
+            sys.exit(1)
+    elif args.cmd == "delete-servers":
+        summary = delete_servers(nova_api(args), placement_api(args), args.timeout)
+        json.dump(summary, sys.stdout, indent=2, sort_keys=True)
+        print()
+        if summary["allocations_gone_s"] is None:
+            sys.exit(1)
     elif args.cmd == "nova":
         one_request(nova_api(args), args)
+    elif args.cmd == "glance":
+        one_request(glance_api(args), args)
     else:
         one_request(placement_api(args), args)
 

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Starts the Nova test rig on 127.0.0.1: its own PostgreSQL cluster
-# (nova_api, nova_cell0, nova), RabbitMQ node and Placement (the
-# e2e/placement rig, state in $STATE_DIR/placement), then nova-api
+# (nova_api, nova_cell0, nova, glance), RabbitMQ node, Placement (the
+# e2e/placement rig, state in $STATE_DIR/placement) and Glance (glance-api,
+# no Keystone, file store in $STATE_DIR/glance/images), then nova-api
 # (eventlet, noauth2), nova-conductor, nova-scheduler and one nova-compute
 # per host of $STATE_DIR/computes.json (fake driver with those resources:
-# rig_driver.py), and maps the computes into cell1. Idempotent: what runs
+# rig_driver.py), maps the computes into cell1 and uploads the image
+# rig-image (its id in $STATE_DIR/glance/image-id). Idempotent: what runs
 # already is left running. Needs install.sh first. Run as root.
 #
 # Environment: NOVA_PORT (18774), STATE_DIR (/tmp/oce-e2e/nova),
 # NOVA_RIG_PG_PORT (15462), NOVA_RIG_RABBIT_PORT (15712),
 # NOVA_RIG_RABBIT_DIST_PORT (15713), NOVA_RIG_EPMD_PORT (14372),
-# NOVA_RIG_PLACEMENT_PORT (18781), NOVA_RIG_COMPUTES (the computes file,
+# NOVA_RIG_PLACEMENT_PORT (18781), NOVA_RIG_GLANCE_PORT (19292),
+# NOVA_RIG_COMPUTES (the computes file,
 # $STATE_DIR/computes.json, copied from computes.default.json when absent),
 # NOVA_RIG_RESOURCES_INTERVAL (10 s between resource updates of a compute;
 # Nova's default is 60), NOVA_RIG_WAIT (180 s to wait for the computes).
@@ -19,7 +22,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ "$(id -u)" = 0 ] || die "start.sh must run as root"
 [ -x "$PG_BIN/initdb" ] && [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && command -v uwsgi >/dev/null &&
-	"$PY" -c 'import nova, psycopg2, placement' 2>/dev/null || die "run install.sh first"
+	"$PY" -c 'import nova, psycopg2, placement, glance' 2>/dev/null || die "run install.sh first"
 WAIT=${NOVA_RIG_WAIT:-180}
 t0=$(date +%s.%N)
 
@@ -46,7 +49,7 @@ pg() { runuser -u postgres -- "$@"; }
 fresh=false
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
 	fresh=true
-	rm -rf "$PGDATA" "$STATE_DIR/db-synced"
+	rm -rf "$PGDATA" "$STATE_DIR/db-synced" "$GLANCE_DIR"
 	install -d -o postgres -g postgres -m 700 "$PGDATA"
 	pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
 		-E UTF8 --locale=C.UTF-8 >"$LOGS/initdb.out" 2>&1 || {
@@ -70,6 +73,90 @@ for db in nova_api nova_cell0 nova; do
 		psql_q -c "CREATE DATABASE $db OWNER nova"
 	fi
 done
+if [ "$(psql_q -c "SELECT 1 FROM pg_roles WHERE rolname='glance'")" != 1 ]; then
+	psql_q -c "CREATE ROLE glance LOGIN PASSWORD 'glance'"
+fi
+if [ "$(psql_q -c "SELECT 1 FROM pg_database WHERE datname='glance'")" != 1 ]; then
+	psql_q -c "CREATE DATABASE glance OWNER glance"
+fi
+
+### Glance: glance-api from python3-glance (eventlet), paste pipeline
+### without Keystone (unauthenticated-context: every request is an admin
+### with no project), file store under $GLANCE_DIR/images.
+mkdir -p "$GLANCE_DIR/images" "$GLANCE_DIR/staging" "$GLANCE_DIR/tasks" "$GLANCE_DIR/cache" "$GLANCE_DIR/lock"
+# Zed's glance-api-paste.ini, its default pipeline (no flavor) less cors,
+# http_proxy_to_wsgi and osprofiler; python3-glance ships none (glance-common
+# would put one in /etc/glance).
+cat >"$GLANCE_DIR/glance-api-paste.ini" <<'PASTE'
+[pipeline:glance-api]
+pipeline = versionnegotiation unauthenticated-context rootapp
+
+[composite:rootapp]
+paste.composite_factory = glance.api:root_app_factory
+/: apiversions
+/v2: apiv2app
+
+[app:apiversions]
+paste.app_factory = glance.api.versions:create_resource
+
+[app:apiv2app]
+paste.app_factory = glance.api.v2.router:API.factory
+
+[filter:versionnegotiation]
+paste.filter_factory = glance.api.middleware.version_negotiation:VersionNegotiationFilter.factory
+
+[filter:unauthenticated-context]
+paste.filter_factory = glance.api.middleware.context:UnauthenticatedContextMiddleware.factory
+PASTE
+# Image properties beyond Glance's own: none (glance-api looks for this file
+# next to its config file and logs a warning without it).
+echo '{}' >"$GLANCE_DIR/schema-image.json"
+cat >"$GLANCE_CONF" <<CONFEOF
+[DEFAULT]
+bind_host = 127.0.0.1
+bind_port = $GLANCE_PORT
+# 0: serve in the one process (no forked workers).
+workers = 0
+debug = false
+use_stderr = false
+enabled_backends = fs:file
+image_cache_dir = $GLANCE_DIR/cache
+# No import tasks run here, but the import methods stay Zed's defaults.
+
+[database]
+connection = postgresql+psycopg2://glance:glance@127.0.0.1:$PG_PORT/glance
+
+[paste_deploy]
+config_file = $GLANCE_DIR/glance-api-paste.ini
+
+[glance_store]
+default_backend = fs
+
+[fs]
+filesystem_store_datadir = $GLANCE_DIR/images
+
+[os_glance_staging_store]
+filesystem_store_datadir = $GLANCE_DIR/staging
+
+[os_glance_tasks_store]
+filesystem_store_datadir = $GLANCE_DIR/tasks
+
+[oslo_concurrency]
+lock_path = $GLANCE_DIR/lock
+
+[oslo_messaging_notifications]
+# No notifications (they would go to a RabbitMQ on localhost:5672).
+driver = noop
+CONFEOF
+if [ ! -e "$GLANCE_DIR/db-synced" ]; then
+	glance_manage db_sync >"$LOGS/glance-manage.out" 2>&1 || {
+		cat "$LOGS/glance-manage.out" >&2
+		die "glance-manage db_sync failed"
+	}
+	touch "$GLANCE_DIR/db-synced"
+	log "glance database synced"
+fi
+glance_start
 
 ### RabbitMQ: a node of our own (root, state under STATE_DIR, epmd on its own port).
 (
@@ -98,8 +185,9 @@ fi
 wait_port "$RABBIT_PORT" 60 RabbitMQ
 
 ### Nova configuration.
-# Nova's api-paste.ini (Zed), the noauth2 pipelines only; python3-nova ships
-# none (nova-common would put one in /etc/nova).
+# Nova's api-paste.ini (Zed), the noauth2 pipelines only, plus rig_paste.py's
+# filter after noauth2; python3-nova ships none (nova-common would put one in
+# /etc/nova).
 cat >"$STATE_DIR/api-paste.ini" <<'PASTE'
 [composite:osapi_compute]
 use = call:nova.api.openstack.urlmap:urlmap_factory
@@ -111,13 +199,13 @@ use = call:nova.api.openstack.urlmap:urlmap_factory
 
 [composite:openstack_compute_api_v21]
 use = call:nova.api.auth:pipeline_factory_v21
-keystone = compute_req_id faultwrap request_log sizelimit noauth2 osapi_compute_app_v21
-noauth2 = compute_req_id faultwrap request_log sizelimit noauth2 osapi_compute_app_v21
+keystone = compute_req_id faultwrap request_log sizelimit noauth2 rigtoken osapi_compute_app_v21
+noauth2 = compute_req_id faultwrap request_log sizelimit noauth2 rigtoken osapi_compute_app_v21
 
 [composite:openstack_compute_api_v21_legacy_v2_compatible]
 use = call:nova.api.auth:pipeline_factory_v21
-keystone = compute_req_id faultwrap request_log sizelimit noauth2 legacy_v2_compatible osapi_compute_app_v21
-noauth2 = compute_req_id faultwrap request_log sizelimit noauth2 legacy_v2_compatible osapi_compute_app_v21
+keystone = compute_req_id faultwrap request_log sizelimit noauth2 rigtoken legacy_v2_compatible osapi_compute_app_v21
+noauth2 = compute_req_id faultwrap request_log sizelimit noauth2 rigtoken legacy_v2_compatible osapi_compute_app_v21
 
 [filter:request_log]
 paste.filter_factory = nova.api.openstack.requestlog:RequestLog.factory
@@ -130,6 +218,10 @@ paste.filter_factory = nova.api.openstack:FaultWrapper.factory
 
 [filter:noauth2]
 paste.filter_factory = nova.api.openstack.auth:NoAuthMiddleware.factory
+
+[filter:rigtoken]
+# rig_paste.py: the X-Auth-Token into the context, for Glance.
+paste.filter_factory = rig_paste:TokenInContext.factory
 
 [filter:sizelimit]
 paste.filter_factory = oslo_middleware:RequestBodySizeLimiter.factory
@@ -174,7 +266,8 @@ report_interval = 2
 service_down_time = 10
 periodic_fuzzy_delay = 0
 update_resources_interval = ${NOVA_RIG_RESOURCES_INTERVAL:-10}
-# No console, no metadata, no Neutron/Glance/Cinder: the rig boots nothing.
+# No console, no metadata, no Cinder, no real Neutron (fake_neutron.py).
+# Servers boot with "networks": "none" (2.37+) from the rig's Glance.
 [vnc]
 enabled = false
 [spice]
@@ -187,6 +280,25 @@ auth_strategy = noauth2
 
 [wsgi]
 api_paste_config = $STATE_DIR/api-paste.ini
+
+[glance]
+# noauth2 gives an empty service catalog: nova-api (image checks) and the
+# computes go straight to the rig's Glance.
+endpoint_override = $GLANCE_URL
+
+[neutron]
+# fake_neutron.py (see there why Nova needs one for servers without
+# networks). The context's token goes as the user's; admin_token for
+# Nova's admin client.
+endpoint_override = $NEUTRON_URL
+auth_type = admin_token
+token = admin
+
+[quota]
+# Boot until Placement is full, not until a quota says no.
+instances = -1
+cores = -1
+ram = -1
 
 [placement]
 # The rig's Placement runs noauth2: any token whose user part is admin.
@@ -237,11 +349,16 @@ if [ ! -e "$STATE_DIR/db-synced" ]; then
 fi
 
 ### Services.
+neutron_start
 conductor_start
 scheduler_start
 api_start
 for h in "${HOSTS[@]}"; do compute_start "$h"; done
 wait_port "$NOVA_PORT" 60 nova-api
+wait_port "$GLANCE_PORT" 60 glance-api
+wait_port "$NEUTRON_PORT" 10 fake_neutron.py
+"$PY" "$RIG_DIR/rigapi.py" --glance "$GLANCE_URL" ensure-image "$GLANCE_DIR/image-id" >/dev/null
+log "image rig-image: $(cat "$GLANCE_DIR/image-id")"
 "$PY" "$RIG_DIR/rigapi.py" --url "http://127.0.0.1:$NOVA_PORT" --placement "$PLACEMENT_URL" \
 	wait-computes "$WAIT" "${HOSTS[@]}" --discover "$STATE_DIR"
 log "up in $("$PY" -c "import sys,time; print(round(time.time()-float(sys.argv[1]),1))" "$t0") s"

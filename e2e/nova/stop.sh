@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Stops everything start.sh started (nova services, Placement, RabbitMQ and
-# its epmd, PostgreSQL); bounded and idempotent. Leaves the state in
+# Stops everything start.sh started (nova services, Glance, Placement,
+# RabbitMQ and its epmd, PostgreSQL); bounded and idempotent. Leaves the state in
 # STATE_DIR (delete that directory for a fresh rig). Same environment as
 # start.sh.
 set -euo pipefail
@@ -17,6 +17,8 @@ wait
 stop_bg api
 stop_bg scheduler
 stop_bg conductor
+stop_bg glance
+stop_bg neutron
 STATE_DIR=$PLACEMENT_STATE "$RIG_DIR/../placement/stop.sh" >/dev/null
 stop_bg rabbitmq 30
 rabbit_env
