@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The real-server suite: installs Debian's Placement, Manila and Cinder (with
-# RabbitMQ and PostgreSQL), Keystone and Prometheus, starts them on 127.0.0.1, and runs the
+# The real-server suite: installs Debian's Placement, Manila, Cinder and Nova
+# with Glance (with RabbitMQ and PostgreSQL), Keystone and Prometheus, starts them on 127.0.0.1, and runs the
 # end-to-end tests (build tag e2e) against them with the built exporter.
 # Everything it starts is stopped on exit. Extra arguments go to go test
 # (e.g. -run Placement).
@@ -12,6 +12,7 @@ repo="$(cd "$here/.." && pwd)"
 "$here/placement/install.sh"
 "$here/manila/install.sh"
 "$here/cinder/install.sh"
+"$here/nova/install.sh"
 "$here/keystone/install.sh"
 PROMETHEUS_BIN="$(dirname "$(bash "$repo/.ci/install-promtool.sh")")/prometheus"
 export PROMETHEUS_BIN
@@ -20,6 +21,7 @@ cleanup() {
 	"$here/placement/stop.sh" >/dev/null 2>&1 || true
 	"$here/manila/stop.sh" >/dev/null 2>&1 || true
 	"$here/cinder/stop.sh" >/dev/null 2>&1 || true
+	"$here/nova/stop.sh" >/dev/null 2>&1 || true
 	"$here/keystone/stop-placement.sh" >/dev/null 2>&1 || true
 	"$here/keystone/stop.sh" >/dev/null 2>&1 || true
 }
