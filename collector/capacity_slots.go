@@ -151,8 +151,9 @@ func (c *capacityCollector) Update(ctx context.Context, cfg *Config, ch chan<- p
 	for _, p := range providers {
 		byRoot[p.RootUUID()] = append(byRoot[p.RootUUID()], p)
 	}
+	usage := newTreeUsage(byRoot)
 	for i, cs := range shapes {
-		ch <- capacityHeadroomDesc.sample(float64(hostLossHeadroom(counts[i], byRoot, cs)), cs.name)
+		ch <- capacityHeadroomDesc.sample(float64(hostLossHeadroom(counts[i], usage, cs)), cs.name)
 	}
 	// Per aggregate, each shape as Nova asks for it in an availability zone:
 	// with member_of the aggregate, on the trees that touch it.
@@ -162,25 +163,23 @@ func (c *capacityCollector) Update(ctx context.Context, cfg *Config, ch chan<- p
 		aggs = append(aggs, agg)
 	}
 	sort.Strings(aggs)
+	scoped := newScopedCounter(byRoot, counts, shapes)
 	aggCounts := make([][][]slots.Tree, len(aggs)) // [aggregate][shape]
 	for a, agg := range aggs {
-		var inAgg []slots.Provider
+		roots := make([]string, 0, len(members[agg]))
 		for root := range members[agg] {
-			inAgg = append(inAgg, byRoot[root]...)
+			roots = append(roots, root)
 		}
-		aggCounts[a] = make([][]slots.Tree, len(shapes))
-		for i, cs := range shapes {
-			aggCounts[a][i] = countShape(inAgg, cs, []string{agg})
-		}
+		aggCounts[a] = scoped.count(roots, []string{agg})
 	}
 	emitScoped(ch, capacityAggFreeDesc, capacityAggTotalDesc, aggs, shapes, aggCounts)
 
 	if nova != nil {
-		zones, zoneCounts := countZones(nova, byRoot, shapes)
+		zones, zoneCounts := countZones(nova, scoped)
 		emitScoped(ch, capacityAZFreeDesc, capacityAZTotalDesc, zones, shapes, zoneCounts)
 		for z, zone := range zones {
 			for i, cs := range shapes {
-				ch <- capacityAZHeadroomDesc.sample(float64(hostLossHeadroom(zoneCounts[z][i], byRoot, cs)), zone, cs.name)
+				ch <- capacityAZHeadroomDesc.sample(float64(hostLossHeadroom(zoneCounts[z][i], usage, cs)), zone, cs.name)
 			}
 		}
 	}
@@ -333,7 +332,7 @@ func schedulable(providers []slots.Provider, nova *NovaView) []slots.Provider {
 // it, with member_of every aggregate whose availability_zone is the zone
 // (Zed's map_az_to_placement_aggregate); a zone no aggregate names (the
 // default "nova") adds no member_of.
-func countZones(nova *NovaView, byRoot map[string][]slots.Provider, shapes []countedShape) ([]string, [][][]slots.Tree) {
+func countZones(nova *NovaView, scoped *scopedCounter) ([]string, [][][]slots.Tree) {
 	zoneOf := map[string]string{}
 	zoneSet := map[string]bool{}
 	for _, s := range nova.Services {
@@ -347,10 +346,10 @@ func countZones(nova *NovaView, byRoot map[string][]slots.Provider, shapes []cou
 	sort.Strings(zones)
 	counts := make([][][]slots.Tree, len(zones))
 	for z, zone := range zones {
-		var providers []slots.Provider
+		var roots []string
 		for _, h := range nova.Hypervisors {
 			if zoneOf[h.Host] == zone {
-				providers = append(providers, byRoot[h.UUID]...)
+				roots = append(roots, h.UUID)
 			}
 		}
 		var memberOf []string
@@ -359,12 +358,80 @@ func countZones(nova *NovaView, byRoot map[string][]slots.Provider, shapes []cou
 				memberOf = append(memberOf, a.UUID)
 			}
 		}
-		counts[z] = make([][]slots.Tree, len(shapes))
-		for i, cs := range shapes {
-			counts[z][i] = countShape(providers, cs, memberOf)
-		}
+		counts[z] = scoped.count(roots, memberOf)
 	}
 	return zones, counts
+}
+
+// scopedCounter counts the shapes on a subset of the trees, with member_of
+// one of some aggregates, reusing the cloud-wide count of each tree whose
+// root is in one of them: Placement lets every provider of such a tree
+// pass member_of through its root, so the tree counts as it does with no
+// member_of. Only the trees that touch the aggregates through a child are
+// counted again. At 10,000 hosts this makes the per-aggregate and per-zone
+// counts a lookup instead of a recount per scope.
+type scopedCounter struct {
+	byRoot map[string][]slots.Provider
+	shapes []countedShape
+	cloud  [][]slots.Tree             // [shape][tree], in root order
+	index  map[string]int             // root -> its position in cloud[i]
+	aggsOf map[string]map[string]bool // root -> the aggregates of the root provider
+}
+
+func newScopedCounter(byRoot map[string][]slots.Provider, cloud [][]slots.Tree, shapes []countedShape) *scopedCounter {
+	sc := &scopedCounter{byRoot: byRoot, shapes: shapes, cloud: cloud, index: map[string]int{}, aggsOf: map[string]map[string]bool{}}
+	if len(cloud) > 0 {
+		for i, t := range cloud[0] {
+			sc.index[t.Root] = i
+		}
+	}
+	for root, tree := range byRoot {
+		for i := range tree {
+			if tree[i].UUID == root {
+				sc.aggsOf[root] = tree[i].Aggregates
+			}
+		}
+	}
+	return sc
+}
+
+// count returns [shape][tree] for the trees of roots (those with
+// providers), with member_of any of memberOf (none when nil).
+func (sc *scopedCounter) count(roots []string, memberOf []string) [][]slots.Tree {
+	out := make([][]slots.Tree, len(sc.shapes))
+	for s := range out {
+		out[s] = make([]slots.Tree, 0, len(roots))
+	}
+	var again []slots.Provider
+	for _, root := range roots {
+		tree := sc.byRoot[root]
+		if len(tree) == 0 {
+			continue
+		}
+		i, counted := sc.index[root]
+		if counted && (memberOf == nil || anyIn(sc.aggsOf[root], memberOf)) {
+			for s := range sc.shapes {
+				out[s] = append(out[s], sc.cloud[s][i])
+			}
+			continue
+		}
+		again = append(again, tree...)
+	}
+	if len(again) > 0 {
+		for s, cs := range sc.shapes {
+			out[s] = append(out[s], countShape(again, cs, memberOf)...)
+		}
+	}
+	return out
+}
+
+func anyIn(set map[string]bool, keys []string) bool {
+	for _, k := range keys {
+		if set[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // treeAggregates maps each aggregate to the roots of the trees one of
@@ -405,38 +472,60 @@ func boolToInt(b bool) int64 {
 // smallest of these. It is an estimate: the lost instances are of many
 // flavors, here re-expressed as this one by the class they use most of.
 // Sharing providers are not hosts and do not fail with one. No host: 0.
-func hostLossHeadroom(trees []slots.Tree, byRoot map[string][]slots.Provider, cs countedShape) int64 {
+func hostLossHeadroom(trees []slots.Tree, usage treeUsage, cs countedShape) int64 {
 	var free int64
-	hosts := trees[:0:0]
+	hosts := 0
 	for _, t := range trees {
-		if isSharing(byRoot[t.Root], t.Root) {
+		if usage.sharing[t.Root] {
 			continue
 		}
 		free += t.Free
-		hosts = append(hosts, t)
+		hosts++
 	}
-	if len(hosts) == 0 || len(cs.shapes) == 0 {
+	if hosts == 0 || len(cs.shapes) == 0 {
 		return 0
 	}
 	worst := int64(math.MaxInt64)
-	for _, t := range hosts {
-		if h := free - t.Free - displaced(byRoot[t.Root], cs.shapes[0]); h < worst {
+	for _, t := range trees {
+		if usage.sharing[t.Root] {
+			continue
+		}
+		if h := free - t.Free - usage.displaced(t.Root, cs.shapes[0]); h < worst {
 			worst = h
 		}
 	}
 	return worst
 }
 
+// treeUsage is what each tree has allocated, per class, summed over its
+// providers, and which trees are rooted at a sharing provider.
+type treeUsage struct {
+	used    map[string]map[string]float64 // root -> class -> used
+	sharing map[string]bool
+}
+
+func newTreeUsage(byRoot map[string][]slots.Provider) treeUsage {
+	u := treeUsage{used: make(map[string]map[string]float64, len(byRoot)), sharing: map[string]bool{}}
+	for root, tree := range byRoot {
+		used := map[string]float64{}
+		for _, p := range tree {
+			for _, inv := range p.Inventories {
+				used[inv.Class] += inv.Used
+			}
+			if p.UUID == root && p.Traits[slots.SharingTrait] {
+				u.sharing[root] = true
+			}
+		}
+		u.used[root] = used
+	}
+	return u
+}
+
 // displaced is a tree's allocations counted in instances of the shape: for
 // each class the shape asks for, the tree's usage over the amount, rounded
 // up; the largest of these.
-func displaced(tree []slots.Provider, shape slots.Shape) int64 {
-	used := map[string]float64{}
-	for _, p := range tree {
-		for _, inv := range p.Inventories {
-			used[inv.Class] += inv.Used
-		}
-	}
+func (u treeUsage) displaced(root string, shape slots.Shape) int64 {
+	used := u.used[root]
 	var n int64
 	for class, amount := range shape.Resources {
 		if amount > 0 {
@@ -444,13 +533,4 @@ func displaced(tree []slots.Provider, shape slots.Shape) int64 {
 		}
 	}
 	return n
-}
-
-func isSharing(tree []slots.Provider, root string) bool {
-	for _, p := range tree {
-		if p.UUID == root {
-			return p.Traits[slots.SharingTrait]
-		}
-	}
-	return false
 }
