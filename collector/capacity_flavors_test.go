@@ -3,11 +3,8 @@ package collector
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -16,24 +13,12 @@ import (
 )
 
 // novaQuery renders a shape as Nova Zed's scheduler sends it for a boot
-// with no zone (ResourceRequest.to_querystring at limit 1000).
+// with no zone (ResourceRequest.to_querystring at limit 1000): the
+// cross-check's rendering, so the oracle holds that to Nova's too.
 func novaQuery(shape slots.Shape) string {
-	v := url.Values{}
+	shape.RootForbidden = []string{capacityDisabledTrait}
+	v := placementCandidatesQuery(shape)
 	v.Set("limit", "1000")
-	var res []string
-	for class, n := range shape.Resources {
-		res = append(res, fmt.Sprintf("%s:%d", class, int64(n)))
-	}
-	sort.Strings(res)
-	v.Set("resources", strings.Join(res, ","))
-	traits := append([]string(nil), shape.Required...)
-	for _, t := range shape.Forbidden {
-		traits = append(traits, "!"+t)
-	}
-	if len(traits) > 0 {
-		v.Set("required", strings.Join(traits, ","))
-	}
-	v.Set("root_required", "!"+capacityDisabledTrait)
 	return v.Encode()
 }
 

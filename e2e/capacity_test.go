@@ -3,10 +3,7 @@
 package e2e
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -14,35 +11,10 @@ import (
 )
 
 // placementJSON sends one request to the real Placement at microversion
-// 1.39 and decodes the answer into out (when not nil); it returns the
-// status.
+// 1.39 (see apiJSON).
 func placementJSON(t *testing.T, method, path string, body, out any) int {
 	t.Helper()
-	var data []byte
-	if body != nil {
-		var err error
-		if data, err = json.Marshal(body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	req, err := http.NewRequest(method, placementURL+path, bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("X-Auth-Token", token)
-	req.Header.Set("OpenStack-API-Version", "placement 1.39")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if out != nil && resp.StatusCode < 300 {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
-	return resp.StatusCode
+	return apiJSON(t, placementURL, "placement 1.39", method, path, body, out)
 }
 
 const aggD = "20000000-0000-4000-8000-0000000000dd"

@@ -3,14 +3,12 @@
 package e2e
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -82,32 +80,12 @@ func freshPlacement(t *testing.T) {
 	run(t, seedBin, "-endpoint", placementURL, "cloud")
 }
 
-// placementDo sends one request to the real Placement at microversion 1.39.
+// placementDo sends one request to the real Placement at microversion 1.39
+// and fails the test unless it succeeds.
 func placementDo(t *testing.T, method, path string, body any) {
 	t.Helper()
-	var data []byte
-	if body != nil {
-		var err error
-		if data, err = json.Marshal(body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	req, err := http.NewRequest(method, placementURL+path, bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("X-Auth-Token", token)
-	req.Header.Set("OpenStack-API-Version", "placement 1.39")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		var b bytes.Buffer
-		_, _ = b.ReadFrom(resp.Body)
-		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b.String())
+	if status := placementJSON(t, method, path, body, nil); status >= 300 {
+		t.Fatalf("%s %s: %d", method, path, status)
 	}
 }
 
