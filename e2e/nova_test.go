@@ -91,6 +91,9 @@ func cleanNova(t *testing.T) {
 		if s.Status == "disabled" {
 			setService(t, s.ID, "enabled")
 		}
+		if s.ForcedDown {
+			novaJSON(t, "PUT", "/os-services/"+s.ID, map[string]any{"forced_down": false}, nil)
+		}
 	}
 }
 
@@ -113,10 +116,11 @@ func novaAggregates(t *testing.T) []novaAggregate {
 }
 
 type novaService struct {
-	ID     string `json:"id"`
-	Host   string `json:"host"`
-	Status string `json:"status"`
-	State  string `json:"state"`
+	ID         string `json:"id"`
+	Host       string `json:"host"`
+	Status     string `json:"status"`
+	State      string `json:"state"`
+	ForcedDown bool   `json:"forced_down"`
 }
 
 func novaServices(t *testing.T) []novaService {
@@ -336,6 +340,56 @@ func TestNovaFlavorSlots(t *testing.T) {
 		}
 	})
 
+	// The host-loss headroom, proven by losing the host: four servers
+	// forced onto rig-cmp2 make it e2e-az1's worst loss (rig-cmp1's free
+	// slots less rig-cmp2's four, against rig-cmp2's free slots less
+	// nothing); its compute is then stopped and forced down, its servers
+	// evacuated, and the zone must then take exactly the headroom the
+	// exporter gave before the loss.
+	t.Run("host loss", func(t *testing.T) {
+		if r := boot(t, "e2e.plain", "e2e-az1:rig-cmp2", 4); r.Active != 4 || r.Hosts["rig-cmp2"] != 4 {
+			t.Fatalf("4 servers forced onto rig-cmp2: %+v", r)
+		}
+		changed = time.Now()
+		m := settled(t, e, changed)
+		zone := labels("availability_zone", "e2e-az1", "flavor", "e2e.plain")
+		headroom := slotValue(t, m, "openstack_capacity_availability_zone_flavor_host_loss_headroom_slots", zone)
+		free := slotValue(t, m, "openstack_capacity_availability_zone_flavor_free_slots", zone)
+		if headroom < 0 || headroom >= free {
+			t.Fatalf("headroom %d with %d free: the rig should have room for rig-cmp2's servers", headroom, free)
+		}
+		cmp2 := services["rig-cmp2"]
+		run(t, "e2e/nova/ctl.sh", "stop-compute", "rig-cmp2")
+		t.Cleanup(func() {
+			// Nova refuses to lift forced_down until the restarted compute
+			// has cleaned up after the evacuation (its migrations "done").
+			run(t, "e2e/nova/ctl.sh", "start-compute", "rig-cmp2")
+			deadline := time.Now().Add(120 * time.Second)
+			for novaJSON(t, "PUT", "/os-services/"+cmp2.ID, map[string]any{"forced_down": false}, nil) != 200 {
+				if time.Now().After(deadline) {
+					t.Fatalf("rig-cmp2 still forced down 120 s after its restart")
+				}
+				time.Sleep(2 * time.Second)
+			}
+			run(t, "e2e/nova/ctl.sh", "wait-up", "rig-cmp2", "60")
+			run(t, "python3", "e2e/nova/rigapi.py", "delete-servers", "--timeout", "180")
+		})
+		if code := novaJSON(t, "PUT", "/os-services/"+cmp2.ID, map[string]any{"forced_down": true}, nil); code != 200 {
+			t.Fatalf("force down rig-cmp2: %d", code)
+		}
+		evacuateHost(t, "rig-cmp2")
+		r := boot(t, "e2e.plain", "e2e-az1", headroom+1)
+		if r.Active != 0 {
+			t.Errorf("after losing rig-cmp2 the zone took %d > the headroom %d", r.Active, headroom)
+		}
+		if headroom > 0 {
+			if r := boot(t, "e2e.plain", "e2e-az1", headroom); r.Active != headroom {
+				t.Errorf("after losing rig-cmp2 the zone took %d of the headroom %d: %+v", r.Active, headroom, r)
+			}
+		}
+		t.Logf("e2e-az1 headroom for e2e.plain %d (free %d); after rig-cmp2's loss and evacuation the zone took exactly %d", headroom, free, headroom)
+	})
+
 	t.Run("aggregate mirror broken", func(t *testing.T) {
 		uuid := hypervisorUUID(t, "rig-cmp1")
 		var aggs struct {
@@ -428,6 +482,46 @@ func agreeWithPlacement(t *testing.T, e *exporter, since time.Time, candidates f
 		}
 		return ""
 	})
+}
+
+// evacuateHost rebuilds every server of a down host elsewhere (2.61:
+// the scheduler picks the host) and waits until each is ACTIVE on another
+// host.
+func evacuateHost(t *testing.T, host string) {
+	t.Helper()
+	type server struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+		Host   string `json:"OS-EXT-SRV-ATTR:host"`
+	}
+	var list struct {
+		Servers []server `json:"servers"`
+	}
+	novaJSON(t, "GET", "/servers/detail?all_tenants=1&host="+host, nil, &list)
+	if len(list.Servers) == 0 {
+		t.Fatalf("no server on %s", host)
+	}
+	for _, srv := range list.Servers {
+		if code := novaJSON(t, "POST", "/servers/"+srv.ID+"/action", map[string]any{"evacuate": map[string]any{}}, nil); code != 200 {
+			t.Fatalf("evacuate %s: %d", srv.ID, code)
+		}
+	}
+	deadline := time.Now().Add(180 * time.Second)
+	for _, srv := range list.Servers {
+		for {
+			var got struct {
+				Server server `json:"server"`
+			}
+			novaJSON(t, "GET", "/servers/"+srv.ID, nil, &got)
+			if got.Server.Status == "ACTIVE" && got.Server.Host != host {
+				break
+			}
+			if got.Server.Status == "ERROR" || time.Now().After(deadline) {
+				t.Fatalf("evacuating %s from %s: %+v", srv.ID, host, got.Server)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
 }
 
 func hypervisorUUID(t *testing.T, host string) string {

@@ -7,6 +7,7 @@
 #   ctl.sh start-compute HOST      start it; waits until it is up again
 #   ctl.sh wait-down HOST [SECONDS]  until os-services says HOST is down
 #                                  (default 60 s); prints how long it took
+#   ctl.sh wait-up HOST [SECONDS]    until os-services says HOST is up
 #   ctl.sh freeze-compute HOST     SIGSTOP to HOST's nova-compute: it stops
 #                                  answering RPCs and heartbeating (down
 #                                  after 10 s), as a hung host would
@@ -69,11 +70,15 @@ wait-down)
 	[ -n "${1:-}" ] || die "usage: ctl.sh wait-down HOST [SECONDS]"
 	rigapi wait-down "$1" "${2:-60}"
 	;;
+wait-up)
+	[ -n "${1:-}" ] || die "usage: ctl.sh wait-up HOST [SECONDS]"
+	rigapi wait-up "$1" "${2:-60}"
+	;;
 seed) rigapi seed ;;
 manage) nova_manage "$@" ;;
 image-id) rigapi --glance "$GLANCE_URL" image-id ;;
 boot) rigapi --glance "$GLANCE_URL" boot "$@" ;;
 delete-servers) rigapi delete-servers "$@" ;;
 service) rigapi service "$@" ;;
-*) die "usage: ctl.sh status|stop-compute HOST|start-compute HOST|freeze-compute HOST|thaw-compute HOST|wait-down HOST [SECONDS]|seed|manage ARGS...|service HOST ACTION [REASON]|image-id|boot FLAVOR [--az AZ] [--count N]|delete-servers" ;;
+*) die "usage: ctl.sh status|stop-compute HOST|start-compute HOST|freeze-compute HOST|thaw-compute HOST|wait-down HOST [SECONDS]|wait-up HOST [SECONDS]|seed|manage ARGS...|service HOST ACTION [REASON]|image-id|boot FLAVOR [--az AZ] [--count N]|delete-servers" ;;
 esac

@@ -22,6 +22,8 @@ Subcommands:
   wait-down HOST SECONDS
         until os-services shows HOST's nova-compute down; prints the seconds
         waited and the service's last heartbeat (updated_at)
+  wait-up HOST SECONDS
+        the same, until HOST's nova-compute is up
   ensure-image [ID_FILE]
         the image rig-image in the rig's Glance (4 KiB of zeros, raw, bare),
         uploaded unless an active one is there; prints its id and
@@ -385,15 +387,15 @@ def service(nova, host, action, reason=None):
     return nova.ok("PUT", "/v2.1/os-services/%s" % svcs[0]["id"], body, version="2.53")["service"]
 
 
-def wait_down(nova, host, seconds):
+def wait_down(nova, host, seconds, state="down"):
     t0 = time.monotonic()
     while time.monotonic() - t0 < seconds:
         svcs = nova.ok("GET", "/v2.1/os-services?binary=nova-compute&host=%s" % host, version="2.53")["services"]
-        if svcs and svcs[0]["state"] == "down":
-            print("%s down after %.1f s (last heartbeat %s)" % (host, time.monotonic() - t0, svcs[0]["updated_at"]))
+        if svcs and svcs[0]["state"] == state:
+            print("%s %s after %.1f s (last heartbeat %s)" % (host, state, time.monotonic() - t0, svcs[0]["updated_at"]))
             return
         time.sleep(0.5)
-    raise SystemExit("%s not down in %d s" % (host, seconds))
+    raise SystemExit("%s not %s in %d s" % (host, state, seconds))
 
 
 def one_request(api, args):
@@ -420,6 +422,9 @@ def main():
     wd = sub.add_parser("wait-down")
     wd.add_argument("host")
     wd.add_argument("seconds", type=int)
+    wu = sub.add_parser("wait-up")
+    wu.add_argument("host")
+    wu.add_argument("seconds", type=int)
     sv = sub.add_parser("service")
     sv.add_argument("host")
     sv.add_argument("action", choices=["enable", "disable", "down", "up"])
@@ -445,6 +450,8 @@ def main():
         wait_computes(args)
     elif args.cmd == "wait-down":
         wait_down(nova_api(args), args.host, args.seconds)
+    elif args.cmd == "wait-up":
+        wait_down(nova_api(args), args.host, args.seconds, state="up")
     elif args.cmd == "seed":
         seed(nova_api(args), placement_api(args))
     elif args.cmd == "service":
