@@ -172,6 +172,10 @@ func TestCapacityNovaFlavorsNeedNova(t *testing.T) {
 func TestCapacityNovaFlavorsOnTheRig(t *testing.T) {
 	cfg := mustConfig(t, "capacity: {flavors: '^rig[.]'}\n")
 	view, nova := rigViewsWith(t, cfg)
+	// One flavor beside the rig's that asks for a numbered group, which the
+	// exporter does not count but names.
+	nova.Flavors = append(nova.Flavors, NovaFlavor{ID: "rig-vgpu", Name: "rig.vgpu", VCPUs: 2, RAMMB: 2048, DiskGB: 20, IsPublic: true,
+		ExtraSpecs: map[string]string{"resources1:VGPU": "1"}})
 	model := NewModel()
 	model.novaPolled.Store(true)
 	model.publishPlacement(view)
@@ -188,6 +192,7 @@ func TestCapacityNovaFlavorsOnTheRig(t *testing.T) {
 		`openstack_capacity_availability_zone_flavor_host_loss_headroom_slots{availability_zone="rig-az1",flavor="rig.small"} -2`,
 		`openstack_capacity_availability_zone_flavor_free_slots{availability_zone="nova",flavor="rig.small"} 0`,
 		`openstack_capacity_availability_zone_flavor_host_loss_headroom_slots{availability_zone="nova",flavor="rig.small"} 0`,
+		`openstack_capacity_flavor_unsupported_info{flavor="rig.vgpu",reason="numbered_request_groups"} 1`,
 	} {
 		if !strings.Contains(got, want+"\n") {
 			t.Errorf("want %s", want)

@@ -55,17 +55,6 @@ func processWide(name string) bool {
 		strings.HasPrefix(name, "openstack_capacity_exporter_config_last_reload_")
 }
 
-// notInGoldenYet are metrics a collector serves (their names are in its
-// source, which the test checks) that no golden exposition file holds yet,
-// so they are checked by name against the source only.
-// openstack_capacity_flavor_unsupported_info: no golden test picks a Nova
-// flavor the exporter cannot count. Drop a name once a golden file has it
-// (the test log says so).
-var notInGoldenYet = []string{"openstack_capacity_flavor_unsupported_info"}
-
-// collectorSources hold the collectors' metric names as string literals.
-const collectorSources = "../collector/*.go"
-
 // Each golden file covers one collector; a prefix with no golden output at
 // all yet is reported and skipped rather than failing every name under it.
 var goldenPrefixes = []string{"openstack_placement_", "openstack_manila_", "openstack_cinder_", "openstack_capacity_exporter_"}
@@ -749,36 +738,7 @@ func knownNames(t *testing.T) (known map[string]bool, uncovered []string) {
 			}
 		}
 	}
-	addNotInGoldenYet(t, golden)
 	return golden, uncovered
-}
-
-// addNotInGoldenYet makes the names of notInGoldenYet known, each only if
-// a collector's source has it as a string literal.
-func addNotInGoldenYet(t *testing.T, known map[string]bool) {
-	t.Helper()
-	files, err := filepath.Glob(collectorSources)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var source strings.Builder
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		source.Write(raw)
-	}
-	for _, n := range notInGoldenYet {
-		switch {
-		case known[n]:
-			t.Logf("%s is in the golden output now: drop it from notInGoldenYet", n)
-		case !strings.Contains(source.String(), `"`+n+`"`):
-			t.Errorf("notInGoldenYet lists %s, which no collector in %s serves", n, collectorSources)
-		default:
-			known[n] = true
-		}
-	}
 }
 
 func checkNames(t *testing.T, where, expr string, known map[string]bool, uncovered []string, skipped map[string]bool) {
