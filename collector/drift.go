@@ -142,10 +142,14 @@ func findDrift(view *PlacementView, nova *NovaView) driftFindings {
 		services[s.Host] = s
 	}
 
+	// A check that reads a trait is judged only when the cache keeps it.
+	kept := func(trait string) bool { return view.Traits == nil || view.Traits(trait) }
 	found := driftFindings{
 		driftAggregateHostNotInPlacement: {},
 		driftAggregateProviderNotInNova:  {},
-		driftProviderWithoutHypervisor:   {},
+	}
+	if kept(slots.SharingTrait) {
+		found[driftProviderWithoutHypervisor] = []driftItem{}
 	}
 	novaAggregates := map[string]NovaAggregate{}
 	for _, a := range nova.Aggregates {
@@ -168,12 +172,12 @@ func findDrift(view *PlacementView, nova *NovaView) driftFindings {
 			}
 			continue
 		}
-		if p.RootUUID() == p.UUID && looksLikeComputeNode(&p, view) {
+		if _, judged := found[driftProviderWithoutHypervisor]; judged && p.RootUUID() == p.UUID && looksLikeComputeNode(&p) {
 			found[driftProviderWithoutHypervisor] = append(found[driftProviderWithoutHypervisor], driftItem{p.UUID})
 		}
 	}
 
-	if view.Traits == nil || view.Traits(capacityDisabledTrait) {
+	if kept(capacityDisabledTrait) {
 		items := []driftItem{}
 		for _, h := range nova.Hypervisors {
 			s, ok := services[h.Host]
@@ -213,8 +217,8 @@ func findDrift(view *PlacementView, nova *NovaView) driftFindings {
 // holds and does not share it (shared storage is a root with no
 // hypervisor by design). Ironic nodes hold only a custom class and are not
 // judged.
-func looksLikeComputeNode(p *slots.Provider, view *PlacementView) bool {
-	if p.Traits[slots.SharingTrait] || (view.Traits != nil && !view.Traits(slots.SharingTrait)) {
+func looksLikeComputeNode(p *slots.Provider) bool {
+	if p.Traits[slots.SharingTrait] {
 		return false
 	}
 	for _, inv := range p.Inventories {

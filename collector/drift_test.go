@@ -164,12 +164,13 @@ func TestDriftFindsEachKind(t *testing.T) {
 	}
 
 	// With placement.scope a hypervisor may be missing from the listing on
-	// purpose; without COMPUTE_STATUS_DISABLED in the cache the trait
-	// cannot be judged: both checks go.
+	// purpose; without COMPUTE_STATUS_DISABLED or MISC_SHARES_VIA_AGGREGATE
+	// in the cache the checks that read them cannot be judged: all go.
 	view.Scoped = true
-	view.Traits = func(t string) bool { return t == slots.SharingTrait }
+	view.Traits = func(string) bool { return false }
 	got = pollDrift(t, view, nova, "")
-	for _, gone := range []string{`check="hypervisor_without_provider"`, `check="compute_status_disabled_trait"`, "hypervisor_without_provider_info", "compute_status_disabled_trait_info"} {
+	for _, gone := range []string{`check="hypervisor_without_provider"`, `check="compute_status_disabled_trait"`, `check="provider_without_hypervisor"`,
+		"hypervisor_without_provider_info", "compute_status_disabled_trait_info", "provider_without_hypervisor_info"} {
 		if strings.Contains(got, gone) {
 			t.Errorf("%s with a scoped listing and the trait not kept:\n%s", gone, got)
 		}
