@@ -22,7 +22,9 @@ import (
 // a disagreement means the exporter's model of Placement is wrong for that
 // flavor (or the two were read a poll apart). One request per flavor (two
 // for a dedicated flavor's fallback) per capacity.cross_check_interval,
-// limit=1, so Placement stops at the first candidate it builds.
+// limit=1. The limit keeps the answer small; Placement 8.0.0 still builds
+// every candidate before slicing (research_context.limit_results), so one
+// request costs it what one Nova scheduling request does.
 
 var (
 	capacityCandidatesDesc = newGaugeFamily("openstack_capacity_flavor_placement_candidates",
