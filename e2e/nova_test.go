@@ -179,7 +179,11 @@ func boot(t *testing.T, flavor, az string, count int) bootResult {
 	}
 	out := run(t, "python3", args...)
 	var r bootResult
-	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &r); err != nil {
+	start := strings.Index(out, "{")
+	if start < 0 {
+		t.Fatalf("boot %s: no summary in\n%s", flavor, out)
+	}
+	if err := json.Unmarshal([]byte(out[start:]), &r); err != nil {
 		t.Fatalf("boot %s: %v\n%s", flavor, err, out)
 	}
 	if r.Building > 0 {
